@@ -1,0 +1,484 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace Kettle;
+
+/// <summary>
+/// A single-threaded, cooperative event loop: a FIFO ready queue, a timer heap and a thread-safe
+/// inbox. asyncio counterpart: <c>asyncio.AbstractEventLoop</c> (the default selector loop).
+/// </summary>
+/// <remarks>
+/// <para>Threading: one loop per thread. Every member belongs to the loop thread except
+/// <see cref="CallSoonThreadsafe(Action)"/>, <see cref="RunCoroutineThreadsafe{T}(Coroutine{T}, CancellationToken)"/>,
+/// <see cref="Time"/>, <see cref="IsRunning"/> and <see cref="IsClosed"/>, which any thread may call.
+/// A loop-thread member called from another thread throws <see cref="InvalidOperationException"/>
+/// naming both threads, rather than corrupting the loop.</para>
+/// <para>Scheduling, as asyncio's <c>_run_once</c>: each iteration first moves due timers into the
+/// ready queue, in deadline order, then runs exactly the items that were ready when the iteration
+/// began; anything they schedule runs in the next iteration, so nothing starves.</para>
+/// <para>While the loop runs, its thread's <see cref="SynchronizationContext"/> is the loop's, so an
+/// <c>await</c> of any .NET awaitable inside the loop resumes on the loop thread.</para>
+/// </remarks>
+[DebuggerDisplay("EventLoop running={IsRunning} ready={Ready.Count} timers={Timers.Count}")]
+public sealed partial class EventLoop : IDisposable
+{
+    [ThreadStatic]
+    private static EventLoop? running;
+
+    internal readonly ReadyQueue Ready = new();
+    internal readonly TimerQueue Timers = new();
+
+    private readonly object gate = new();
+    private List<IReadyItem> inbox = new();
+    private List<IReadyItem> inboxSpare = new();
+    private bool sleeping;
+
+    private readonly TimeProvider clock;
+    private readonly VirtualClock? virtualClock;
+    private readonly long origin;
+
+    private readonly LoopSynchronizationContext syncContext;
+    private LoopTaskScheduler? taskScheduler;
+    private readonly ILogger logger;
+    private Action<EventLoop, LoopExceptionContext>? exceptionHandler;
+
+    private int threadId;
+    private volatile bool isRunning;
+    private volatile bool closed;
+    private bool stopping;
+    private Func<bool>? stopWhen;
+
+    /// <summary>Foreign awaits (Task, sockets...) a task of this loop is waiting on. Virtual time
+    /// does not jump while one is in flight, since its completion may arrive at any real moment.</summary>
+    private int externalPending;
+
+    /// <summary>Creates a loop. Most programs let <see cref="Aio.Run{T}(Coroutine{T}, RunOptions?)"/> or a
+    /// <see cref="Runner"/> make one. asyncio counterpart: <c>asyncio.new_event_loop()</c>.</summary>
+    public EventLoop(RunOptions? options = null)
+    {
+        options ??= RunOptions.Default;
+        clock = options.TimeProvider ?? TimeProvider.System;
+        virtualClock = clock as VirtualClock;
+        origin = clock.GetTimestamp();
+        syncContext = new LoopSynchronizationContext(this);
+        var factory = options.LoggerFactory ?? Aio.DefaultLoggerFactory;
+        logger = factory?.CreateLogger("Kettle") ?? StderrLogger.Instance;
+        Debug = options.Debug ?? DebugFromEnvironment();
+        SlowCallbackDuration = options.SlowCallbackDuration;
+    }
+
+    /// <summary>Whether debug mode is on (see docs/debugging.md). Defaults to the KETTLE_DEBUG environment variable.</summary>
+    public bool Debug { get; set; }
+
+    /// <summary>In debug mode, a step or callback that holds the loop this long is logged. Default 100 ms.</summary>
+    public TimeSpan SlowCallbackDuration { get; set; }
+
+    /// <summary>The logger the default exception handler writes to (category "Kettle").</summary>
+    public ILogger Logger => logger;
+
+    /// <summary>The loop running on the calling thread, or null.</summary>
+    internal static EventLoop? RunningOnThisThread => running;
+
+    /// <summary>Whether the loop is running (any thread).</summary>
+    public bool IsRunning => isRunning;
+
+    /// <summary>Whether <see cref="Close"/> has been called (any thread).</summary>
+    public bool IsClosed => closed;
+
+    /// <summary>The clock the loop reads; a <see cref="VirtualClock"/> when virtual time is on.</summary>
+    public TimeProvider TimeProvider => clock;
+
+    /// <summary>The loop's monotonic time in seconds since the loop was created (virtual time: the
+    /// virtual clock's reading). asyncio counterpart: <c>loop.time()</c>.</summary>
+    public double Time => TicksToSeconds(Now);
+
+    /// <summary>The loop's synchronization context: it posts continuations onto this loop.</summary>
+    public SynchronizationContext SynchronizationContext => syncContext;
+
+    /// <summary>A <see cref="System.Threading.Tasks.TaskScheduler"/> that runs tasks on this loop,
+    /// for <c>Task.Factory.StartNew</c> and APIs that take a scheduler.</summary>
+    public TaskScheduler TaskScheduler => taskScheduler ??= new LoopTaskScheduler(this);
+
+    internal long Now => virtualClock is { } v ? v.Ticks : clock.GetElapsedTime(origin).Ticks;
+
+    internal static double TicksToSeconds(long ticks) => ticks / (double)TimeSpan.TicksPerSecond;
+
+    internal static long SecondsToTicks(double seconds)
+    {
+        if (double.IsNaN(seconds))
+        {
+            throw new ArgumentException("A delay or time cannot be NaN.", nameof(seconds));
+        }
+        var t = seconds * TimeSpan.TicksPerSecond;
+        return t >= long.MaxValue / 2 ? long.MaxValue / 2 : t <= long.MinValue / 2 ? long.MinValue / 2 : (long)t;
+    }
+
+    internal bool IsOnLoopThread => Environment.CurrentManagedThreadId == threadId && isRunning;
+
+    /// <summary>Throws unless the caller is on this loop's thread while it runs.</summary>
+    internal void CheckThread(string operation)
+    {
+        if (Environment.CurrentManagedThreadId != threadId || !isRunning)
+        {
+            ThrowWrongThread(operation);
+        }
+    }
+
+    private void ThrowWrongThread(string operation)
+    {
+        if (closed)
+        {
+            throw new InvalidOperationException($"{operation}: the event loop is closed.");
+        }
+        if (!isRunning && (threadId == 0 || threadId == Environment.CurrentManagedThreadId))
+        {
+            // Not running yet: scheduling from the thread that will run it is fine (asyncio allows it).
+            return;
+        }
+        throw new InvalidOperationException(
+            $"{operation} was called on thread {Environment.CurrentManagedThreadId} ({Thread.CurrentThread.Name ?? "unnamed"}), " +
+            $"but the event loop runs on thread {threadId}. Only CallSoonThreadsafe and RunCoroutineThreadsafe may be used from other threads.");
+    }
+
+    // ---------------------------------------------------------------- scheduling callbacks
+
+    /// <summary>Queues <paramref name="callback"/> to run in the next loop iteration, after everything
+    /// already queued. asyncio counterpart: <c>loop.call_soon</c>.</summary>
+    /// <remarks>Threading: loop thread only.</remarks>
+    public Handle CallSoon(Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        CheckThread(nameof(CallSoon));
+        var h = new Handle(this, callback, null);
+        Ready.Enqueue(h);
+        return h;
+    }
+
+    /// <summary>Queues <paramref name="callback"/> with <paramref name="state"/>; see <see cref="CallSoon(Action)"/>.</summary>
+    public Handle CallSoon(Action<object?> callback, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        CheckThread(nameof(CallSoon));
+        var h = new Handle(this, callback, state);
+        Ready.Enqueue(h);
+        return h;
+    }
+
+    /// <summary>Runs <paramref name="callback"/> once <paramref name="delay"/> has passed on the loop's clock.
+    /// A zero or negative delay means the next iteration. asyncio counterpart: <c>loop.call_later</c>.</summary>
+    /// <remarks>Threading: loop thread only.</remarks>
+    public TimerHandle CallLater(TimeSpan delay, Action callback) => CallAtTicks(Now + Math.Max(0, delay.Ticks), callback, nameof(CallLater));
+
+    /// <summary>Runs <paramref name="callback"/> after <paramref name="seconds"/> seconds; see <see cref="CallLater(TimeSpan, Action)"/>.</summary>
+    public TimerHandle CallLater(double seconds, Action callback) => CallAtTicks(Now + Math.Max(0, SecondsToTicks(seconds)), callback, nameof(CallLater));
+
+    /// <summary>Runs <paramref name="callback"/> at loop time <paramref name="when"/> (seconds, as <see cref="Time"/>).
+    /// asyncio counterpart: <c>loop.call_at</c>.</summary>
+    /// <remarks>Threading: loop thread only.</remarks>
+    public TimerHandle CallAt(double when, Action callback) => CallAtTicks(SecondsToTicks(when), callback, nameof(CallAt));
+
+    private TimerHandle CallAtTicks(long due, Action callback, string operation)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        CheckThread(operation);
+        var h = new TimerHandle(this, due, callback, null);
+        Timers.Add(due, h, 0);
+        return h;
+    }
+
+    /// <summary>Queues <paramref name="callback"/> from any thread and wakes the loop.
+    /// asyncio counterpart: <c>loop.call_soon_threadsafe</c>.</summary>
+    /// <remarks>Threading: any thread. Throws <see cref="InvalidOperationException"/> once the loop is closed.</remarks>
+    public Handle CallSoonThreadsafe(Action callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        var h = new Handle(this, callback, null);
+        if (!TryEnqueueThreadsafe(h))
+        {
+            throw new InvalidOperationException("CallSoonThreadsafe: the event loop is closed.");
+        }
+        return h;
+    }
+
+    /// <summary>Queues an item from any thread; false once the loop is closed.</summary>
+    internal bool TryEnqueueThreadsafe(IReadyItem item)
+    {
+        lock (gate)
+        {
+            if (closed)
+            {
+                return false;
+            }
+            inbox.Add(item);
+            if (sleeping)
+            {
+                Monitor.Pulse(gate);
+            }
+        }
+        return true;
+    }
+
+    internal void ExternalStarted() => Interlocked.Increment(ref externalPending);
+
+    internal void ExternalFinished() => Interlocked.Decrement(ref externalPending);
+
+    // ---------------------------------------------------------------- running
+
+    /// <summary>Runs the loop until <see cref="Stop"/> is called. asyncio counterpart: <c>loop.run_forever()</c>.</summary>
+    public void RunForever()
+    {
+        if (closed)
+        {
+            throw new InvalidOperationException("The event loop is closed.");
+        }
+        if (isRunning)
+        {
+            throw new InvalidOperationException("This event loop is already running.");
+        }
+        if (running is not null)
+        {
+            throw new InvalidOperationException(
+                "Cannot run an event loop while another loop is running on this thread. " +
+                "Inside a coroutine, await the work instead, or create a task with Aio.CreateTask.");
+        }
+        var savedContext = SynchronizationContext.Current;
+        running = this;
+        threadId = Environment.CurrentManagedThreadId;
+        isRunning = true;
+        SynchronizationContext.SetSynchronizationContext(syncContext);
+        try
+        {
+            baseContext = ExecutionContext.Capture();
+            while (!stopping)
+            {
+                RunOnce();
+                if (stopWhen is { } w && w())
+                {
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            stopping = false;
+            isRunning = false;
+            running = null;
+            SynchronizationContext.SetSynchronizationContext(savedContext);
+        }
+    }
+
+    /// <summary>Stops <see cref="RunForever"/> after the current iteration. asyncio counterpart: <c>loop.stop()</c>.</summary>
+    /// <remarks>Threading: loop thread only; from another thread use <c>CallSoonThreadsafe(loop.Stop)</c>.</remarks>
+    public void Stop()
+    {
+        CheckThread(nameof(Stop));
+        stopping = true;
+    }
+
+    /// <summary>Runs the loop until <paramref name="task"/> is done, then returns (without reading its result).</summary>
+    internal void RunUntilDone(AioTask task)
+    {
+        RunUntil(() => task.IsDone);
+        if (!task.IsDone)
+        {
+            throw new InvalidOperationException("The event loop stopped before the task completed.");
+        }
+    }
+
+    /// <summary>Runs the loop until <paramref name="condition"/> holds after an iteration, or Stop is called.</summary>
+    internal void RunUntil(Func<bool> condition)
+    {
+        stopWhen = condition;
+        try
+        {
+            RunForever();
+        }
+        finally
+        {
+            stopWhen = null;
+        }
+    }
+
+    private void RunOnce()
+    {
+        DrainInbox();
+        if (Ready.Count == 0 && !stopping)
+        {
+            bool hasTimer = Timers.TryPeekLive(out long due);
+            if (virtualClock is not null)
+            {
+                if (Volatile.Read(ref externalPending) > 0 || !hasTimer)
+                {
+                    // Something outside may still post back (a thread, a socket): wait for it in real time.
+                    WaitForInbox(hasTimer && virtualClock.ExternalWaitLimit is { } lim ? lim.Ticks : -1);
+                    DrainInbox();
+                    if (Ready.Count == 0 && hasTimer)
+                    {
+                        virtualClock.JumpTo(due);
+                    }
+                }
+                else
+                {
+                    virtualClock.JumpTo(due);
+                }
+            }
+            else
+            {
+                long wait = hasTimer ? due - Now : -1;
+                if (wait != 0 && (wait > 0 || !hasTimer))
+                {
+                    WaitForInbox(wait);
+                    DrainInbox();
+                }
+            }
+        }
+
+        if (Timers.Count > 0)
+        {
+            Timers.FireDue(Now, this);
+        }
+
+        int n = Ready.Count;
+        if (Debug)
+        {
+            RunBatchDebug(n);
+        }
+        else
+        {
+            while (n-- > 0)
+            {
+                Ready.Dequeue().RunReady();
+            }
+        }
+        AfterIteration();
+    }
+
+    private void RunBatchDebug(int n)
+    {
+        long slow = SlowCallbackDuration.Ticks;
+        while (n-- > 0)
+        {
+            var item = Ready.Dequeue();
+            long t0 = Stopwatch.GetTimestamp();
+            item.RunReady();
+            var took = Stopwatch.GetElapsedTime(t0);
+            if (took.Ticks >= slow)
+            {
+                logger.LogWarning("Executing {Item} took {Seconds:0.000} seconds", item, took.TotalSeconds);
+            }
+        }
+    }
+
+    private void WaitForInbox(long ticks)
+    {
+        lock (gate)
+        {
+            if (inbox.Count > 0)
+            {
+                return;
+            }
+            sleeping = true;
+            try
+            {
+                if (ticks < 0)
+                {
+                    Monitor.Wait(gate);
+                }
+                else
+                {
+                    // Round up so a timer is never checked before it is due and then spun on.
+                    long ms = (ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
+                    Monitor.Wait(gate, (int)Math.Min(ms, int.MaxValue));
+                }
+            }
+            finally
+            {
+                sleeping = false;
+            }
+        }
+    }
+
+    private void DrainInbox()
+    {
+        List<IReadyItem> batch;
+        lock (gate)
+        {
+            if (inbox.Count == 0)
+            {
+                return;
+            }
+            batch = inbox;
+            inbox = inboxSpare;
+            inboxSpare = batch;
+        }
+        foreach (var item in batch)
+        {
+            Ready.Enqueue(item);
+        }
+        batch.Clear();
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    /// <summary>Sets the handler for errors nobody else can receive (a failing callback, an exception
+    /// never retrieved); null restores the default, which logs. asyncio counterpart: <c>loop.set_exception_handler</c>.</summary>
+    /// <remarks>The handler may be called from the finalizer thread for reports made at collection time.</remarks>
+    public void SetExceptionHandler(Action<EventLoop, LoopExceptionContext>? handler) => exceptionHandler = handler;
+
+    /// <summary>Reports through the exception handler. asyncio counterpart: <c>loop.call_exception_handler</c>.</summary>
+    public void CallExceptionHandler(LoopExceptionContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var h = exceptionHandler;
+        if (h is null)
+        {
+            DefaultExceptionHandler(context);
+            return;
+        }
+        try
+        {
+            h(this, context);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Unhandled error in exception handler while reporting: {Message}", context.Message);
+        }
+    }
+
+    /// <summary>Logs <paramref name="context"/> as an error. asyncio counterpart: <c>loop.default_exception_handler</c>.</summary>
+    public void DefaultExceptionHandler(LoopExceptionContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var extra = context.Task is { } t ? $" (task {t.Name})" : "";
+        var source = context.SourceTrace is { } s ? Environment.NewLine + "Object created at (most recent call last):" + Environment.NewLine + s : "";
+        logger.LogError(context.Exception, "{Message}{Task}{Source}", context.Message, extra, source);
+    }
+
+    // ---------------------------------------------------------------- closing
+
+    /// <summary>Closes the loop: pending callbacks are dropped and pending tasks are reported as
+    /// destroyed while pending. Idempotent. asyncio counterpart: <c>loop.close()</c>.</summary>
+    /// <remarks>Threading: the loop's thread, while it is not running.</remarks>
+    public void Close()
+    {
+        if (isRunning)
+        {
+            throw new InvalidOperationException("Cannot close a running event loop; stop it first.");
+        }
+        if (closed)
+        {
+            return;
+        }
+        OnClosing();
+        lock (gate)
+        {
+            closed = true;
+        }
+    }
+
+    /// <summary>Same as <see cref="Close"/>.</summary>
+    public void Dispose() => Close();
+
+    private static bool DebugFromEnvironment() =>
+        Environment.GetEnvironmentVariable("KETTLE_DEBUG") is { Length: > 0 } v && v != "0";
+}

@@ -1,0 +1,165 @@
+namespace Kettle;
+
+/// <summary>Something a timer entry points at; it decides what a due entry means.</summary>
+/// <remarks>Threading: loop thread only.</remarks>
+internal interface ITimerTarget
+{
+    /// <summary>Whether the entry made with <paramref name="token"/> still counts (not cancelled).</summary>
+    bool IsTimerLive(int token);
+
+    /// <summary>The entry is due: queue whatever it wakes. Called only for live entries.</summary>
+    void OnTimerDue(int token, EventLoop loop);
+}
+
+/// <summary>
+/// A binary min-heap of timer entries ordered by (due, sequence), so timers due at the same time
+/// fire in the order they were scheduled. Entries are structs: a task's sleep adds no object.
+/// Cancelled entries stay until they surface or until they are more than half of the heap,
+/// when the heap is rebuilt without them (asyncio does the same).
+/// </summary>
+/// <remarks>Threading: loop thread only.</remarks>
+internal sealed class TimerQueue
+{
+    internal struct Entry
+    {
+        public long Due;
+        public long Seq;
+        public ITimerTarget Target;
+        public int Token;
+    }
+
+    private Entry[] heap = new Entry[16];
+    private int count;
+    private long nextSeq;
+    private int cancelled;
+
+    public int Count => count;
+
+    public long PeekDue => heap[0].Due;
+
+    public void Add(long due, ITimerTarget target, int token)
+    {
+        if (count == heap.Length)
+        {
+            Array.Resize(ref heap, heap.Length * 2);
+        }
+        var e = new Entry { Due = due, Seq = nextSeq++, Target = target, Token = token };
+        int i = count++;
+        while (i > 0)
+        {
+            int parent = (i - 1) >> 1;
+            if (!Less(ref e, ref heap[parent]))
+            {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = e;
+    }
+
+    /// <summary>Notes that one entry went stale; rebuilds when stale entries dominate.</summary>
+    public void NoteCancelled()
+    {
+        cancelled++;
+        if (count > 100 && cancelled * 2 > count)
+        {
+            Compact();
+        }
+    }
+
+    /// <summary>Drops stale entries from the top, then reports whether a live one remains.</summary>
+    public bool TryPeekLive(out long due)
+    {
+        while (count > 0)
+        {
+            ref var top = ref heap[0];
+            if (top.Target.IsTimerLive(top.Token))
+            {
+                due = top.Due;
+                return true;
+            }
+            PopTop();
+            if (cancelled > 0)
+            {
+                cancelled--;
+            }
+        }
+        due = 0;
+        return false;
+    }
+
+    /// <summary>Fires every live entry due at or before <paramref name="now"/>, in (due, seq) order.</summary>
+    public void FireDue(long now, EventLoop loop)
+    {
+        while (count > 0 && heap[0].Due <= now)
+        {
+            var top = PopTop();
+            if (top.Target.IsTimerLive(top.Token))
+            {
+                top.Target.OnTimerDue(top.Token, loop);
+            }
+            else if (cancelled > 0)
+            {
+                cancelled--;
+            }
+        }
+    }
+
+    private Entry PopTop()
+    {
+        var top = heap[0];
+        var last = heap[--count];
+        heap[count] = default;
+        if (count > 0)
+        {
+            SiftDown(0, last);
+        }
+        return top;
+    }
+
+    private void SiftDown(int i, Entry e)
+    {
+        int n = count;
+        while (true)
+        {
+            int child = (i << 1) + 1;
+            if (child >= n)
+            {
+                break;
+            }
+            if (child + 1 < n && Less(ref heap[child + 1], ref heap[child]))
+            {
+                child++;
+            }
+            if (!Less(ref heap[child], ref e))
+            {
+                break;
+            }
+            heap[i] = heap[child];
+            i = child;
+        }
+        heap[i] = e;
+    }
+
+    private void Compact()
+    {
+        int w = 0;
+        for (int r = 0; r < count; r++)
+        {
+            if (heap[r].Target.IsTimerLive(heap[r].Token))
+            {
+                heap[w++] = heap[r];
+            }
+        }
+        Array.Clear(heap, w, count - w);
+        count = w;
+        cancelled = 0;
+        for (int i = (count >> 1) - 1; i >= 0; i--)
+        {
+            SiftDown(i, heap[i]);
+        }
+    }
+
+    private static bool Less(ref Entry a, ref Entry b) => a.Due < b.Due || (a.Due == b.Due && a.Seq < b.Seq);
+}

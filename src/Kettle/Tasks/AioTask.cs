@@ -1,0 +1,628 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+
+namespace Kettle;
+
+/// <summary>A place a task can resume: a coroutine frame, or a foreign continuation.</summary>
+internal interface IFrame
+{
+    void ResumeFrame();
+}
+
+/// <summary>Something a task can be suspended on, which knows how to cancel that wait.</summary>
+internal interface IWaitTarget
+{
+    /// <summary>Cancels <paramref name="waiter"/>'s wait; true if the cancellation will be delivered through it
+    /// (asyncio: <c>fut_waiter.cancel(msg)</c> returned True).</summary>
+    bool CancelWait(AioTask waiter, string? message);
+}
+
+/// <summary>An awaiter of Kettle's own: the coroutine builder hands it the suspended frame directly,
+/// so a loop-native await allocates nothing.</summary>
+internal interface ILoopAwaiter
+{
+    void OnSuspend(AioTask frame);
+}
+
+/// <summary>
+/// A Kettle task: a coroutine scheduled on the loop, named, cancellable at its current await, awaitable.
+/// asyncio counterpart: <c>asyncio.Task</c>.
+/// </summary>
+/// <remarks>
+/// <para>The task object is the coroutine's own state-machine box: creating a task allocates one object.</para>
+/// <para>Semantics, as asyncio's:</para>
+/// <list type="bullet">
+/// <item>Creating a task queues its first step; nothing runs inline.</item>
+/// <item>Callbacks and awaiters of a finished task are queued on the loop, never run inline.</item>
+/// <item><see cref="Cancel(string?)"/> is a request, delivered as <see cref="CancelledException"/> at the task's
+/// current Kettle await (or its next one, if it is running or waiting on a foreign awaitable); requests are
+/// counted (<see cref="Cancelling"/>, <see cref="Uncancel"/>). <see cref="CancellationToken"/> is cancelled at
+/// once, for foreign APIs.</item>
+/// <item>The task ends cancelled only when the cancellation escapes its coroutine.</item>
+/// </list>
+/// <para>Threading: loop thread only.</para>
+/// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
+public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
+{
+    internal const byte StatusCold = 0;     // a coroutine not yet awaited or scheduled
+    internal const byte StatusInline = 1;   // a coroutine running inside another task's await
+    internal const byte StatusPending = 2;  // a scheduled task, not finished
+    internal const byte StatusSucceeded = 3;
+    internal const byte StatusFaulted = 4;
+    internal const byte StatusCancelled = 5;
+
+    internal const byte FlagMustCancel = 1;     // a cancel request waits for the next suspension
+    internal const byte FlagDeliverCancel = 2;  // the next resumption throws CancelledException
+    internal const byte FlagRetrieved = 4;      // the exception was read
+    internal const byte FlagStarted = 8;        // the first step ran
+
+    private static long taskCounter;
+
+    internal EventLoop? loop;
+    /// <summary>The task this frame runs in; a task's own box points at itself.</summary>
+    internal AioTask? owner;
+    /// <summary>Inline frame: whom to resume on completion (an <see cref="AioTask"/> frame or an <see cref="Action"/>).
+    /// Invariant: set only while status is Inline and the frame is suspended.</summary>
+    internal object? parent;
+    /// <summary>Task: the frame to resume at the next step; null before the first step.</summary>
+    internal IFrame? resumeFrame;
+    /// <summary>Task: what it is suspended on (an <see cref="IWaitTarget"/>), cleared when a step starts.</summary>
+    internal object? waitTarget;
+    /// <summary>Who waits for the end: an <see cref="AioTask"/>, an <see cref="Action"/>, an
+    /// <see cref="Action{AioTask}"/> done callback, or a <see cref="List{T}"/> of those.</summary>
+    internal object? waiters;
+    internal Exception? error;
+    /// <summary>The ExecutionContext to restore when this frame resumes (AsyncLocal values).</summary>
+    internal ExecutionContext? context;
+    internal TaskExtras? extras;
+    internal long id;
+    internal int cancelRequests;
+    internal int sleepToken;
+    internal int slot = -1;
+    internal byte status;
+    internal byte flags;
+
+    private protected AioTask()
+    {
+    }
+
+    // ------------------------------------------------------------------ public surface
+
+    /// <summary>The loop the task belongs to.</summary>
+    public EventLoop Loop => loop ?? throw new InvalidOperationException("This coroutine has not been scheduled on a loop.");
+
+    /// <summary>The task's name; "Task-N" unless given. asyncio counterpart: <c>get_name()</c> / <c>set_name()</c>.</summary>
+    public string Name
+    {
+        get => extras?.Name ?? (id != 0 ? "Task-" + id.ToString(System.Globalization.CultureInfo.InvariantCulture) : "(not scheduled)");
+        set => Extras.Name = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>A process-wide number, unique per task (the N of "Task-N").</summary>
+    public long Id => id;
+
+    /// <summary>Whether the task has finished: succeeded, failed or cancelled. asyncio: <c>done()</c>.</summary>
+    public bool IsDone => status >= StatusSucceeded;
+
+    /// <summary>Whether the task ended cancelled. asyncio: <c>cancelled()</c>.</summary>
+    public bool IsCancelled => status == StatusCancelled;
+
+    /// <summary>Whether the task ended with an exception other than cancellation.</summary>
+    public bool IsFaulted => status == StatusFaulted;
+
+    /// <summary>
+    /// The exception the task ended with, or null if it succeeded. asyncio: <c>exception()</c>.
+    /// Throws <see cref="CancelledException"/> if the task was cancelled and
+    /// <see cref="InvalidOperationException"/> if it has not finished.
+    /// </summary>
+    public Exception? Exception
+    {
+        get
+        {
+            EnsureDone();
+            MarkRetrieved();
+            return status == StatusCancelled ? ThrowCancelled<Exception>() : error;
+        }
+    }
+
+    /// <summary>
+    /// A token cancelled whenever the task is cancelled, to pass to foreign .NET APIs (HttpClient, sockets).
+    /// After <see cref="Uncancel"/> brings the count back to zero, a fresh token is handed out.
+    /// </summary>
+    public CancellationToken CancellationToken
+    {
+        get
+        {
+            var x = Extras;
+            x.Cts ??= new CancellationTokenSource();
+            if (cancelRequests > 0 && !x.Cts.IsCancellationRequested)
+            {
+                x.Cts.Cancel();
+            }
+            return x.Cts.Token;
+        }
+    }
+
+    /// <summary>
+    /// Requests cancellation: returns false if the task is done. Otherwise counts the request and delivers
+    /// <see cref="CancelledException"/> (with <paramref name="message"/>) at the task's current Kettle await,
+    /// or its next one; cancels <see cref="CancellationToken"/>. asyncio counterpart: <c>Task.cancel(msg)</c>.
+    /// </summary>
+    public bool Cancel(string? message = null)
+    {
+        CheckLoopThread(nameof(Cancel));
+        return CancelCore(message);
+    }
+
+    internal virtual bool CancelCore(string? message)
+    {
+        if (IsDone)
+        {
+            MarkRetrieved();
+            return false;
+        }
+        cancelRequests++;
+        if (message is not null || extras is not null)
+        {
+            Extras.CancelMessage = message;
+        }
+        if (extras?.Cts is { IsCancellationRequested: false } cts)
+        {
+            try
+            {
+                cts.Cancel();
+            }
+            catch (AggregateException ex)
+            {
+                loop?.CallExceptionHandler(new LoopExceptionContext("A CancellationToken callback failed while cancelling a task.", ex) { Task = this });
+            }
+        }
+        if (waitTarget is IWaitTarget w && w.CancelWait(this, message))
+        {
+            return true;
+        }
+        flags |= FlagMustCancel;
+        return true;
+    }
+
+    /// <summary>How many cancellation requests are outstanding. asyncio counterpart: <c>cancelling()</c>.</summary>
+    public int Cancelling() => cancelRequests;
+
+    /// <summary>
+    /// Withdraws one cancellation request and returns how many remain. At zero, a request not yet delivered
+    /// is dropped and <see cref="CancellationToken"/> is renewed. asyncio counterpart: <c>uncancel()</c> (3.13+).
+    /// </summary>
+    public int Uncancel()
+    {
+        if (cancelRequests > 0)
+        {
+            cancelRequests--;
+            if (cancelRequests == 0)
+            {
+                flags &= unchecked((byte)~FlagMustCancel);
+                if (extras?.Cts is { IsCancellationRequested: true } cts)
+                {
+                    cts.Dispose();
+                    extras.Cts = null;
+                }
+            }
+        }
+        return cancelRequests;
+    }
+
+    /// <summary>Adds a callback run (queued on the loop, never inline) when the task is done; if it is
+    /// already done, the callback is queued now. asyncio counterpart: <c>add_done_callback</c>.</summary>
+    public void AddDoneCallback(Action<AioTask> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        if (IsDone)
+        {
+            Loop.CallSoon(() => callback(this));
+            return;
+        }
+        AddWaiter(callback);
+    }
+
+    /// <summary>Removes every registration of <paramref name="callback"/>; returns how many were removed.
+    /// asyncio counterpart: <c>remove_done_callback</c>.</summary>
+    public int RemoveDoneCallback(Action<AioTask> callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        switch (waiters)
+        {
+            case Action<AioTask> a when a.Equals(callback):
+                waiters = null;
+                return 1;
+            case List<object> list:
+                return list.RemoveAll(o => o is Action<AioTask> a && a.Equals(callback));
+            default:
+                return 0;
+        }
+    }
+
+    /// <summary>Waits for the task to finish; throws its exception, or <see cref="CancelledException"/> if cancelled.</summary>
+    public AioTaskAwaiter GetAwaiter() => new(this);
+
+    /// <inheritdoc/>
+    public override string ToString()
+    {
+        var state = status switch
+        {
+            StatusCold => "cold",
+            StatusInline => "running inline",
+            StatusPending => "pending",
+            StatusCancelled => "cancelled",
+            StatusFaulted => "finished exception=" + error?.GetType().Name,
+            _ => "finished",
+        };
+        return $"<Task {state} name='{Name}' coro=<{CoroutineName}>>";
+    }
+
+    /// <summary>The method the task runs, for reports (asyncio: the <c>coro=</c> of the repr).</summary>
+    internal abstract string CoroutineName { get; }
+
+    // ------------------------------------------------------------------ internals: identity, state
+
+    internal TaskExtras Extras => extras ??= new TaskExtras();
+
+    internal static long NextId() => Interlocked.Increment(ref taskCounter);
+
+    internal void CheckLoopThread(string operation)
+    {
+        if (loop is { } l && !l.IsOnLoopThread && l.IsRunning)
+        {
+            l.CheckThread(operation);
+        }
+    }
+
+    private void EnsureDone()
+    {
+        if (!IsDone)
+        {
+            throw new InvalidOperationException($"Result is not set: task '{Name}' has not finished.");
+        }
+    }
+
+    internal void MarkRetrieved()
+    {
+        flags |= FlagRetrieved;
+        if (extras?.Report is { } r)
+        {
+            extras.Report = null;
+            r.Dismiss();
+        }
+    }
+
+    internal CancelledException MakeCancelled() => new(extras?.CancelMessage, error);
+
+    private protected T ThrowCancelled<T>() => throw MakeCancelled();
+
+    /// <summary>Throws what a finished frame or task ended with (for await and Result).</summary>
+    internal void ThrowIfUnsuccessful()
+    {
+        if (status == StatusSucceeded)
+        {
+            return;
+        }
+        MarkRetrieved();
+        if (status == StatusCancelled)
+        {
+            throw MakeCancelled();
+        }
+        ExceptionDispatchInfo.Throw(error!);
+    }
+
+    internal void AddWaiter(object waiter)
+    {
+        switch (waiters)
+        {
+            case null:
+                waiters = waiter;
+                break;
+            case List<object> list:
+                list.Add(waiter);
+                break;
+            default:
+                waiters = new List<object>(4) { waiters, waiter };
+                break;
+        }
+    }
+
+    internal void RemoveWaiter(object waiter)
+    {
+        if (ReferenceEquals(waiters, waiter))
+        {
+            waiters = null;
+        }
+        else if (waiters is List<object> list)
+        {
+            list.Remove(waiter);
+        }
+    }
+
+    // ------------------------------------------------------------------ running
+
+    /// <summary>A task step: resume the frame the task is suspended in (asyncio: <c>Task.__step</c>).</summary>
+    void IReadyItem.RunReady()
+    {
+        if (status != StatusPending)
+        {
+            return;
+        }
+        var l = loop!;
+        var frame = resumeFrame;
+        resumeFrame = null;
+        waitTarget = null;
+        l.currentTask = this;
+        try
+        {
+            if ((flags & FlagStarted) == 0)
+            {
+                flags |= FlagStarted;
+                if ((flags & FlagMustCancel) != 0)
+                {
+                    // Cancelled before its first step: the body never runs (asyncio throws into a fresh coroutine).
+                    flags &= unchecked((byte)~FlagMustCancel);
+                    FinishTask(StatusCancelled, null);
+                    return;
+                }
+                frame = this;
+            }
+            RunFrame(frame!, l);
+        }
+        finally
+        {
+            l.currentTask = null;
+            l.RestoreBaseContext();
+        }
+    }
+
+    /// <summary>Resumes <paramref name="frame"/> with its ExecutionContext.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void RunFrame(IFrame frame, EventLoop l)
+    {
+        if (frame is AioTask box)
+        {
+            var ctx = box.context;
+            if (ctx is not null && !ReferenceEquals(ctx, l.baseContext))
+            {
+                ExecutionContext.Restore(ctx);
+            }
+            box.ResumeCore();
+        }
+        else
+        {
+            frame.ResumeFrame();
+        }
+    }
+
+    void IFrame.ResumeFrame() => ResumeCore();
+
+    /// <summary>Runs the frame's code until it suspends or finishes (the state machine's MoveNext).</summary>
+    internal abstract void ResumeCore();
+
+    /// <summary>Called by the awaiter after a task suspended: a pending cancel request goes to what it waits on now.</summary>
+    internal void AfterSuspend()
+    {
+        if ((flags & FlagMustCancel) != 0 && waitTarget is IWaitTarget w && w.CancelWait(this, extras?.CancelMessage))
+        {
+            flags &= unchecked((byte)~FlagMustCancel);
+        }
+    }
+
+    /// <summary>At a resumed Kettle await: throws the cancellation delivered to the current task, if any.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void ThrowIfCancelDelivered()
+    {
+        var t = EventLoop.RunningOnThisThread?.currentTask;
+        if (t is not null && (t.flags & FlagDeliverCancel) != 0)
+        {
+            t.flags &= unchecked((byte)~FlagDeliverCancel);
+            throw t.MakeCancelledForDelivery();
+        }
+    }
+
+    private CancelledException MakeCancelledForDelivery() => new(extras?.CancelMessage);
+
+    /// <summary>Marks the task to receive CancelledException and queues it (used by cancellable waits).</summary>
+    internal void DeliverCancelNow()
+    {
+        flags |= FlagDeliverCancel;
+        loop!.Ready.Enqueue(this);
+    }
+
+    // ------------------------------------------------------------------ finishing
+
+    /// <summary>A frame's code finished (builder SetResult / SetException, or a foreign task completed).</summary>
+    internal void CompleteFrame(Exception? exception)
+    {
+        if (ReferenceEquals(owner, this))
+        {
+            byte outcome;
+            if (exception is null)
+            {
+                // Cancelled and returned in the same step without awaiting: asyncio ends it cancelled (test_cancel_at_end).
+                outcome = (flags & FlagMustCancel) != 0 ? StatusCancelled : StatusSucceeded;
+            }
+            else if (IsCancellationOf(exception))
+            {
+                outcome = StatusCancelled;
+            }
+            else
+            {
+                outcome = StatusFaulted;
+            }
+            context = ExecutionContext.Capture();
+            FinishTask(outcome, exception);
+            return;
+        }
+
+        // An inline frame: hand the outcome to whoever awaits it, in this same step.
+        error = exception;
+        status = exception is null ? StatusSucceeded : StatusFaulted;
+        var p = parent;
+        parent = null;
+        if (p is AioTask frame)
+        {
+            RunFrame(frame, loop!);
+        }
+        else if (p is Action a)
+        {
+            a();
+        }
+    }
+
+    private bool IsCancellationOf(Exception exception) =>
+        exception is CancelledException
+        || (exception is OperationCanceledException oce && extras?.Cts is { } cts && oce.CancellationToken == cts.Token);
+
+    /// <summary>Ends the task and queues everyone waiting for it.</summary>
+    internal void FinishTask(byte outcome, Exception? exception)
+    {
+        Debug.Assert(status == StatusPending, "Only a pending task can finish.");
+        status = outcome;
+        error = exception;
+        if (outcome == StatusCancelled && exception is CancelledException ce && ce.CancelMessage is { } m)
+        {
+            Extras.CancelMessage = m;
+        }
+        var l = loop!;
+        l.Unregister(this);
+        var w = waiters;
+        waiters = null;
+        if (w is List<object> list)
+        {
+            foreach (var item in list)
+            {
+                Wake(item, l);
+            }
+        }
+        else if (w is not null)
+        {
+            Wake(w, l);
+        }
+        else if (outcome == StatusFaulted)
+        {
+            // Nobody is waiting: if nobody ever reads it, it is reported when the task is collected.
+            Extras.Report = UnretrievedReport.ForException(this, l);
+        }
+        if (outcome == StatusFaulted && w is not null && (flags & FlagRetrieved) == 0)
+        {
+            // Done callbacks may not read it either; keep the guard until someone does.
+            Extras.Report ??= UnretrievedReport.ForException(this, l);
+        }
+        if (extras?.Cts is { } c)
+        {
+            extras.Cts = null;
+            c.Dispose();
+        }
+        OnFinished();
+    }
+
+    /// <summary>Hook for subclasses that hold resources until the end.</summary>
+    private protected virtual void OnFinished()
+    {
+    }
+
+    private void Wake(object waiter, EventLoop l)
+    {
+        switch (waiter)
+        {
+            case AioTask t:
+                l.Ready.Enqueue(t);
+                break;
+            case Action<AioTask> cb:
+                l.Ready.Enqueue(new Handle(l, (Action)(() => cb(this)), null));
+                break;
+            case Action a:
+                l.Ready.Enqueue(new Handle(l, a, null));
+                break;
+        }
+    }
+
+    // ------------------------------------------------------------------ waits
+
+    /// <summary>Cancelling a task that waits on this task cancels this task (asyncio: the awaited
+    /// task is the waiter's <c>_fut_waiter</c>).</summary>
+    bool IWaitTarget.CancelWait(AioTask waiter, string? message) => CancelCore(message);
+
+    /// <summary>Registers <paramref name="waiterTask"/> (suspended in <paramref name="frame"/>) to resume when this task is done.</summary>
+    internal void SuspendUntilDone(AioTask waiterTask, IFrame frame)
+    {
+        if (ReferenceEquals(waiterTask, this))
+        {
+            throw new InvalidOperationException($"Task '{Name}' cannot await itself.");
+        }
+        if (waiterTask.loop != loop)
+        {
+            throw new InvalidOperationException($"Task '{Name}' is attached to a different loop than the task awaiting it.");
+        }
+        waiterTask.resumeFrame = frame;
+        if (IsDone)
+        {
+            waiterTask.loop!.Ready.Enqueue(waiterTask);
+            return;
+        }
+        waiterTask.waitTarget = this;
+        AddWaiter(waiterTask);
+        waiterTask.AfterSuspend();
+    }
+
+    // Sleep: the task's own timer entry, invalidated by bumping sleepToken.
+    bool ITimerTarget.IsTimerLive(int token) => token == sleepToken && status == StatusPending;
+
+    void ITimerTarget.OnTimerDue(int token, EventLoop l) => l.Ready.Enqueue(this);
+}
+
+/// <summary>A Kettle task with a result. asyncio counterpart: <c>asyncio.Task</c>.</summary>
+/// <typeparam name="T">The result type.</typeparam>
+/// <remarks>Threading: loop thread only.</remarks>
+public abstract class AioTask<T> : AioTask
+{
+    internal T? result;
+
+    private protected AioTask()
+    {
+    }
+
+    /// <summary>
+    /// The result. Throws the task's exception if it failed, <see cref="CancelledException"/> if it was
+    /// cancelled, and <see cref="InvalidOperationException"/> if it has not finished (it never blocks).
+    /// asyncio counterpart: <c>result()</c>.
+    /// </summary>
+    public T Result
+    {
+        get
+        {
+            if (!IsDone)
+            {
+                return ThrowNotDone();
+            }
+            ThrowIfUnsuccessful();
+            return result!;
+        }
+    }
+
+    private T ThrowNotDone() => throw new InvalidOperationException($"Result is not set: task '{Name}' has not finished.");
+
+    /// <summary>Waits for the task to finish and returns its result.</summary>
+    public new AioTaskAwaiter<T> GetAwaiter() => new(this);
+
+    internal T GetResultAfterWait()
+    {
+        ThrowIfUnsuccessful();
+        return result!;
+    }
+}
+
+/// <summary>Rarely used per-task state, kept out of the task object so that a plain task stays small.</summary>
+internal sealed class TaskExtras
+{
+    public string? Name;
+    public string? CancelMessage;
+    public CancellationTokenSource? Cts;
+    public UnretrievedReport? Report;
+    public string? CreationTrace;
+}

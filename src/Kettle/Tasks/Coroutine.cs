@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace Kettle;
+
+/// <summary>
+/// A Kettle coroutine with a result: what an <c>async Coroutine&lt;T&gt;</c> method returns. It is cold:
+/// calling the method runs nothing. Awaiting it runs it inside the awaiting task (no new task);
+/// <see cref="Aio.CreateTask{T}(Coroutine{T}, string?)"/> schedules it as a task of its own.
+/// A coroutine runs once; one that is neither awaited nor scheduled is reported as never awaited.
+/// asyncio counterpart: a coroutine object (the result of calling an <c>async def</c>).
+/// </summary>
+/// <typeparam name="T">The result type.</typeparam>
+/// <remarks>Threading: await or schedule it on the loop thread.</remarks>
+[AsyncMethodBuilder(typeof(CoroutineMethodBuilder<>))]
+[DebuggerDisplay("{ToString(),nq}")]
+public readonly struct Coroutine<T>
+{
+    internal readonly CoroutineBox<T>? Box;
+
+    internal Coroutine(CoroutineBox<T> box) => Box = box;
+
+    /// <summary>Starts the coroutine inside the awaiting task and waits for it.</summary>
+    public CoroutineAwaiter<T> GetAwaiter()
+    {
+        var box = Box ?? throw CoroutineBox.DefaultCoroutine();
+        box.BeginAwait();
+        return new CoroutineAwaiter<T>(box);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Box is null ? "<coroutine (default)>" : $"<coroutine object {Box.CoroutineName}>";
+}
+
+/// <summary>
+/// A Kettle coroutine without a result: what an <c>async Coroutine</c> method returns. See <see cref="Coroutine{T}"/>.
+/// asyncio counterpart: a coroutine object.
+/// </summary>
+/// <remarks>Threading: await or schedule it on the loop thread.</remarks>
+[AsyncMethodBuilder(typeof(CoroutineMethodBuilder))]
+[DebuggerDisplay("{ToString(),nq}")]
+public readonly struct Coroutine
+{
+    internal readonly CoroutineBox<VoidResult>? Box;
+
+    internal Coroutine(CoroutineBox<VoidResult> box) => Box = box;
+
+    /// <summary>Starts the coroutine inside the awaiting task and waits for it.</summary>
+    public CoroutineAwaiter GetAwaiter()
+    {
+        var box = Box ?? throw CoroutineBox.DefaultCoroutine();
+        box.BeginAwait();
+        return new CoroutineAwaiter(box);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Box is null ? "<coroutine (default)>" : $"<coroutine object {Box.CoroutineName}>";
+}
+
+/// <summary>The result type of coroutines and tasks that return nothing.</summary>
+internal readonly struct VoidResult
+{
+}
+
+/// <summary>Awaiter for <see cref="Coroutine{T}"/>.</summary>
+/// <typeparam name="T">The result type.</typeparam>
+public readonly struct CoroutineAwaiter<T> : ICriticalNotifyCompletion, ILoopAwaiter
+{
+    private readonly CoroutineBox<T> box;
+
+    internal CoroutineAwaiter(CoroutineBox<T> box) => this.box = box;
+
+    /// <summary>Whether the coroutine has finished.</summary>
+    public bool IsCompleted => box.IsDone;
+
+    /// <summary>Returns the coroutine's result or throws its exception.</summary>
+    public T GetResult() => box.GetResultAfterWait();
+
+    /// <inheritdoc/>
+    public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
+
+    /// <inheritdoc/>
+    public void UnsafeOnCompleted(Action continuation) => box.AwaitedBy(continuation);
+
+    void ILoopAwaiter.OnSuspend(AioTask frame) => box.AwaitedBy(frame);
+}
+
+/// <summary>Awaiter for <see cref="Coroutine"/>.</summary>
+public readonly struct CoroutineAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
+{
+    private readonly CoroutineBox<VoidResult> box;
+
+    internal CoroutineAwaiter(CoroutineBox<VoidResult> box) => this.box = box;
+
+    /// <summary>Whether the coroutine has finished.</summary>
+    public bool IsCompleted => box.IsDone;
+
+    /// <summary>Throws the coroutine's exception, if any.</summary>
+    public void GetResult() => box.ThrowIfUnsuccessful();
+
+    /// <inheritdoc/>
+    public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
+
+    /// <inheritdoc/>
+    public void UnsafeOnCompleted(Action continuation) => box.AwaitedBy(continuation);
+
+    void ILoopAwaiter.OnSuspend(AioTask frame) => box.AwaitedBy(frame);
+}
+
+/// <summary>Non-generic helpers for coroutine boxes.</summary>
+internal static class CoroutineBox
+{
+    public static InvalidOperationException DefaultCoroutine() =>
+        new("This Coroutine is the default value of its type: it was never returned by an async Coroutine method.");
+}
+
+/// <summary>
+/// The async state machine's box for a Kettle coroutine. It is a frame while awaited inline and the
+/// task itself once scheduled: one allocation either way.
+/// </summary>
+internal abstract class CoroutineBox<T> : AioTask<T>
+{
+    private Action? foreignResume;
+
+    /// <summary>An await of this coroutine: run it now, inside the current task (or as a task of its
+    /// own when no Kettle task is running, e.g. from a plain callback).</summary>
+    internal void BeginAwait()
+    {
+        if (status != StatusCold)
+        {
+            throw new InvalidOperationException(
+                $"Coroutine '{CoroutineName}' was already awaited or scheduled; a coroutine runs once (call the method again for a new one).");
+        }
+        DismissColdReport();
+        var l = EventLoop.RunningOnThisThread
+            ?? throw new InvalidOperationException(
+                $"Awaiting coroutine '{CoroutineName}' needs a running Kettle event loop on this thread; start one with Aio.Run.");
+        var task = l.currentTask;
+        if (task is null)
+        {
+            l.ScheduleTask(this, null);
+            return;
+        }
+        status = StatusInline;
+        owner = task;
+        loop = l;
+        // As a plain async method call: AsyncLocal changes made by the callee do not leak to the caller.
+        var saved = ExecutionContext.Capture();
+        ResumeCore();
+        if (saved is not null && !ReferenceEquals(ExecutionContext.Capture(), saved))
+        {
+            ExecutionContext.Restore(saved);
+        }
+    }
+
+    internal void DismissColdReport()
+    {
+        if (extras?.Report is { } r)
+        {
+            extras.Report = null;
+            r.Dismiss();
+        }
+    }
+
+    /// <summary>Whoever awaits this coroutine suspends until it finishes.</summary>
+    internal void AwaitedBy(object awaiter)
+    {
+        if (ReferenceEquals(owner, this))
+        {
+            if (awaiter is AioTask frame)
+            {
+                SuspendUntilDone(frame.owner!, frame);
+            }
+            else
+            {
+                AioTaskAwaiter.AwaitTask(this, (Action)awaiter);
+            }
+            return;
+        }
+        Debug.Assert(parent is null, "An inline coroutine has one awaiter.");
+        parent = awaiter;
+    }
+
+    /// <summary>The builder hit a foreign awaitable (Task, socket...): hand it a continuation that comes back to the loop.</summary>
+    internal void SuspendForeign<TAwaiter>(ref TAwaiter awaiter)
+        where TAwaiter : INotifyCompletion
+    {
+        var l = owner!.loop!;
+        l.ExternalStarted();
+        var action = foreignResume ??= OnForeignResume;
+        if (awaiter is ICriticalNotifyCompletion)
+        {
+            ((ICriticalNotifyCompletion)awaiter).UnsafeOnCompleted(action);
+        }
+        else
+        {
+            awaiter.OnCompleted(action);
+        }
+    }
+
+    /// <summary>
+    /// A foreign awaitable finished. Through the loop's SynchronizationContext this arrives on the loop
+    /// thread between steps, and the frame resumes at once; from any other thread (ConfigureAwait(false),
+    /// a custom awaiter) it is queued back onto the loop, so Kettle code never leaves the loop thread.
+    /// </summary>
+    private void OnForeignResume()
+    {
+        var task = owner!;
+        var l = task.loop!;
+        l.ExternalFinished();
+        if (l.IsOnLoopThread && l.currentTask is null)
+        {
+            l.currentTask = task;
+            task.waitTarget = null;
+            try
+            {
+                RunFrame(this, l);
+            }
+            finally
+            {
+                l.currentTask = null;
+                l.RestoreBaseContext();
+            }
+            return;
+        }
+        task.resumeFrame = this;
+        if (l.IsOnLoopThread)
+        {
+            l.Ready.Enqueue(task);
+        }
+        else if (!l.TryEnqueueThreadsafe(task))
+        {
+            l.CallExceptionHandler(new LoopExceptionContext(
+                $"Coroutine '{CoroutineName}' resumed after its event loop closed; it cannot continue.", null) { Task = task });
+        }
+    }
+}
+
+/// <summary>The box specialised for one compiler-generated state machine.</summary>
+internal sealed class CoroutineBox<TStateMachine, T> : CoroutineBox<T>
+    where TStateMachine : IAsyncStateMachine
+{
+    private static readonly string MethodName = ParseMethodName(typeof(TStateMachine));
+
+    internal TStateMachine StateMachine = default!;
+
+    internal override string CoroutineName => MethodName;
+
+    internal override void ResumeCore() => StateMachine.MoveNext();
+
+    private static string ParseMethodName(Type t)
+    {
+        var n = t.Name;
+        int a = n.IndexOf('<', StringComparison.Ordinal);
+        int b = n.IndexOf('>', StringComparison.Ordinal);
+        var method = a >= 0 && b > a + 1 ? n[(a + 1)..b] : n;
+        return t.DeclaringType is { } d ? $"{d.Name}.{method}" : method;
+    }
+}

@@ -1,0 +1,146 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace Kettle;
+
+/// <summary>
+/// The method builder behind <c>async Coroutine&lt;T&gt;</c> methods. Its <c>Start</c> boxes the state
+/// machine without running it (a cold coroutine); the box is the task. Not for direct use.
+/// </summary>
+/// <typeparam name="T">The result type.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public struct CoroutineMethodBuilder<T>
+{
+    private CoroutineBox<T>? box;
+
+    /// <summary>Creates a builder.</summary>
+    public static CoroutineMethodBuilder<T> Create() => default;
+
+    /// <summary>The coroutine.</summary>
+    public Coroutine<T> Task => new(box!);
+
+    /// <summary>Boxes the state machine; runs nothing.</summary>
+    public void Start<TStateMachine>(ref TStateMachine stateMachine)
+        where TStateMachine : IAsyncStateMachine
+    {
+        var b = new CoroutineBox<TStateMachine, T>();
+        // The builder lives inside the state machine: set the box first so the copy carries it.
+        box = b;
+        b.StateMachine = stateMachine;
+        ColdTracking.OnCreated(b);
+    }
+
+    /// <summary>Not used.</summary>
+    public readonly void SetStateMachine(IAsyncStateMachine stateMachine)
+    {
+    }
+
+    /// <summary>Completes the coroutine.</summary>
+    public readonly void SetResult(T result)
+    {
+        box!.result = result;
+        box.CompleteFrame(null);
+    }
+
+    /// <summary>Fails the coroutine.</summary>
+    public readonly void SetException(Exception exception) => box!.CompleteFrame(exception);
+
+    /// <summary>Suspends at an await.</summary>
+    public readonly void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : INotifyCompletion
+        where TStateMachine : IAsyncStateMachine => Suspend(ref awaiter, box!);
+
+    /// <summary>Suspends at an await.</summary>
+    public readonly void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : ICriticalNotifyCompletion
+        where TStateMachine : IAsyncStateMachine => Suspend(ref awaiter, box!);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Suspend<TAwaiter>(ref TAwaiter awaiter, CoroutineBox<T> b)
+        where TAwaiter : INotifyCompletion
+    {
+        // AsyncLocal values flow as in plain async code: the frame resumes with the context it had here.
+        b.context = ExecutionContext.Capture();
+        if (awaiter is ILoopAwaiter)
+        {
+            // Kettle's own awaiter: it takes the frame directly, no delegate (the JIT removes the box for struct awaiters).
+            ((ILoopAwaiter)awaiter).OnSuspend(b);
+        }
+        else
+        {
+            b.SuspendForeign(ref awaiter);
+        }
+    }
+}
+
+/// <summary>The method builder behind <c>async Coroutine</c> methods. Not for direct use.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public struct CoroutineMethodBuilder
+{
+    private CoroutineBox<VoidResult>? box;
+
+    /// <summary>Creates a builder.</summary>
+    public static CoroutineMethodBuilder Create() => default;
+
+    /// <summary>The coroutine.</summary>
+    public Coroutine Task => new(box!);
+
+    /// <summary>Boxes the state machine; runs nothing.</summary>
+    public void Start<TStateMachine>(ref TStateMachine stateMachine)
+        where TStateMachine : IAsyncStateMachine
+    {
+        var b = new CoroutineBox<TStateMachine, VoidResult>();
+        box = b;
+        b.StateMachine = stateMachine;
+        ColdTracking.OnCreated(b);
+    }
+
+    /// <summary>Not used.</summary>
+    public readonly void SetStateMachine(IAsyncStateMachine stateMachine)
+    {
+    }
+
+    /// <summary>Completes the coroutine.</summary>
+    public readonly void SetResult() => box!.CompleteFrame(null);
+
+    /// <summary>Fails the coroutine.</summary>
+    public readonly void SetException(Exception exception) => box!.CompleteFrame(exception);
+
+    /// <summary>Suspends at an await.</summary>
+    public readonly void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : INotifyCompletion
+        where TStateMachine : IAsyncStateMachine => CoroutineMethodBuilder<VoidResult>.Suspend(ref awaiter, box!);
+
+    /// <summary>Suspends at an await.</summary>
+    public readonly void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : ICriticalNotifyCompletion
+        where TStateMachine : IAsyncStateMachine => CoroutineMethodBuilder<VoidResult>.Suspend(ref awaiter, box!);
+}
+
+/// <summary>"Coroutine was never awaited" detection without a finalizer per coroutine.</summary>
+/// <remarks>
+/// A coroutine created on the loop thread is noted in a list; at the end of the loop iteration, the few
+/// still cold get a finalizable report object, dismissed if they are awaited or scheduled later.
+/// Created off the loop, the report is made at once.
+/// </remarks>
+internal static class ColdTracking
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void OnCreated(AioTask box)
+    {
+        var loop = EventLoop.RunningOnThisThread;
+        if (loop is not null)
+        {
+            loop.NoteFreshCoroutine(box);
+            if (loop.Debug)
+            {
+                box.Extras.CreationTrace = new StackTrace(2, true).ToString();
+            }
+        }
+        else
+        {
+            box.Extras.Report = UnretrievedReport.ForColdCoroutine(box, null);
+        }
+    }
+}

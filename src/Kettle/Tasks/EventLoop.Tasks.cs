@@ -1,0 +1,266 @@
+namespace Kettle;
+
+/// <summary>The loop's side of tasks: creation, the registry behind all_tasks, the current task.</summary>
+public sealed partial class EventLoop
+{
+    /// <summary>The task whose step is running, or null between steps.</summary>
+    internal AioTask? currentTask;
+
+    /// <summary>The loop thread's ExecutionContext between steps.</summary>
+    internal ExecutionContext? baseContext;
+
+    // Live tasks, by slot; freed slots are reused, so registering allocates nothing in steady state.
+    private AioTask?[] taskSlots = new AioTask?[64];
+    private int slotHigh;
+    private int[] freeSlots = new int[64];
+    private int freeCount;
+    private int liveTasks;
+
+    private AioTask[] fresh = new AioTask[64];
+    private int freshCount;
+
+    /// <summary>How many tasks of this loop are not finished.</summary>
+    internal int LiveTaskCount => liveTasks;
+
+    /// <summary>Schedules <paramref name="coroutine"/> as a task; its first step is queued.
+    /// asyncio counterpart: <c>loop.create_task(coro, name=...)</c>.</summary>
+    /// <remarks>Threading: loop thread only (before the loop runs: the thread that will run it).</remarks>
+    public AioTask<T> CreateTask<T>(Coroutine<T> coroutine, string? name = null)
+    {
+        var box = coroutine.Box ?? throw CoroutineBox.DefaultCoroutine();
+        CheckCold(box);
+        box.DismissColdReport();
+        ScheduleTask(box, name);
+        return box;
+    }
+
+    /// <summary>Schedules <paramref name="coroutine"/> as a task; see <see cref="CreateTask{T}(Coroutine{T}, string?)"/>.</summary>
+    public AioTask CreateTask(Coroutine coroutine, string? name = null)
+    {
+        var box = coroutine.Box ?? throw CoroutineBox.DefaultCoroutine();
+        CheckCold(box);
+        box.DismissColdReport();
+        ScheduleTask(box, name);
+        return box;
+    }
+
+    /// <summary>Runs a plain <c>async Task&lt;T&gt;</c> method as a task; the delegate is called in the
+    /// task's first step, not inline.</summary>
+    public AioTask<T> CreateTask<T>(Func<Task<T>> function, string? name = null) => CreateFuncTask<T>(function, name);
+
+    /// <summary>As <see cref="CreateTask{T}(Func{Task{T}}, string?)"/>, passing the task's cancellation token.</summary>
+    public AioTask<T> CreateTask<T>(Func<CancellationToken, Task<T>> function, string? name = null) => CreateFuncTask<T>(function, name);
+
+    /// <summary>Runs a plain <c>async Task</c> method as a task; the delegate is called in the task's first step.</summary>
+    public AioTask CreateTask(Func<Task> function, string? name = null) => CreateFuncTask<VoidResult>(function, name);
+
+    /// <summary>As <see cref="CreateTask(Func{Task}, string?)"/>, passing the task's cancellation token.</summary>
+    public AioTask CreateTask(Func<CancellationToken, Task> function, string? name = null) => CreateFuncTask<VoidResult>(function, name);
+
+    private FuncTask<T> CreateFuncTask<T>(Delegate function, string? name)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        var t = new FuncTask<T>(function);
+        ScheduleTask(t, name);
+        return t;
+    }
+
+    private static void CheckCold(AioTask box)
+    {
+        if (box.status != AioTask.StatusCold)
+        {
+            throw new InvalidOperationException(
+                $"Coroutine '{box.CoroutineName}' was already awaited or scheduled; a coroutine runs once (call the method again for a new one).");
+        }
+    }
+
+    internal void ScheduleTask(AioTask box, string? name)
+    {
+        CheckThread("CreateTask");
+        if (closed)
+        {
+            throw new InvalidOperationException("CreateTask: the event loop is closed.");
+        }
+        box.loop = this;
+        box.owner = box;
+        box.status = AioTask.StatusPending;
+        box.id = AioTask.NextId();
+        if (name is not null)
+        {
+            box.Extras.Name = name;
+        }
+        // A task starts with a copy of its creator's context (asyncio copies contextvars).
+        box.context = ExecutionContext.Capture();
+        if (Debug && box.extras?.CreationTrace is null)
+        {
+            box.Extras.CreationTrace = new System.Diagnostics.StackTrace(2, true).ToString();
+        }
+        Register(box);
+        Ready.Enqueue(box);
+    }
+
+    private void Register(AioTask t)
+    {
+        int s;
+        if (freeCount > 0)
+        {
+            s = freeSlots[--freeCount];
+        }
+        else
+        {
+            if (slotHigh == taskSlots.Length)
+            {
+                Array.Resize(ref taskSlots, taskSlots.Length * 2);
+            }
+            s = slotHigh++;
+        }
+        taskSlots[s] = t;
+        t.slot = s;
+        liveTasks++;
+    }
+
+    internal void Unregister(AioTask t)
+    {
+        int s = t.slot;
+        if (s < 0)
+        {
+            return;
+        }
+        taskSlots[s] = null;
+        t.slot = -1;
+        if (freeCount == freeSlots.Length)
+        {
+            Array.Resize(ref freeSlots, freeSlots.Length * 2);
+        }
+        freeSlots[freeCount++] = s;
+        liveTasks--;
+    }
+
+    /// <summary>The tasks of this loop that are not finished. asyncio counterpart: <c>asyncio.all_tasks(loop)</c>.</summary>
+    public IReadOnlyList<AioTask> AllTasks()
+    {
+        var list = new List<AioTask>(liveTasks);
+        for (int i = 0; i < slotHigh; i++)
+        {
+            if (taskSlots[i] is { IsDone: false } t)
+            {
+                list.Add(t);
+            }
+        }
+        return list;
+    }
+
+    internal void RestoreBaseContext()
+    {
+        var b = baseContext;
+        if (b is not null && !ReferenceEquals(ExecutionContext.Capture(), b))
+        {
+            ExecutionContext.Restore(b);
+        }
+    }
+
+    internal void NoteFreshCoroutine(AioTask box)
+    {
+        if (freshCount == fresh.Length)
+        {
+            Array.Resize(ref fresh, fresh.Length * 2);
+        }
+        fresh[freshCount++] = box;
+    }
+
+    /// <summary>End of an iteration: coroutines made during it and still cold get a never-awaited guard.</summary>
+    private void AfterIteration()
+    {
+        if (freshCount > 0)
+        {
+            SweepFresh();
+        }
+    }
+
+    private void SweepFresh()
+    {
+        for (int i = 0; i < freshCount; i++)
+        {
+            var box = fresh[i];
+            fresh[i] = null!;
+            if (box.status == AioTask.StatusCold && box.extras?.Report is null)
+            {
+                box.Extras.Report = UnretrievedReport.ForColdCoroutine(box, this);
+            }
+        }
+        freshCount = 0;
+        if (fresh.Length > 4096)
+        {
+            fresh = new AioTask[64];
+        }
+    }
+
+    private void OnClosing()
+    {
+        SweepFresh();
+        for (int i = 0; i < slotHigh; i++)
+        {
+            if (taskSlots[i] is { IsDone: false } t)
+            {
+                CallExceptionHandler(new LoopExceptionContext(
+                    $"Task was destroyed but it is pending! Task '{t.Name}' ({t.CoroutineName}) was still pending when its event loop closed.", null)
+                { Task = t, SourceTrace = t.extras?.CreationTrace });
+            }
+            taskSlots[i] = null;
+        }
+        liveTasks = 0;
+        slotHigh = 0;
+        freeCount = 0;
+    }
+
+    /// <summary>
+    /// Schedules <paramref name="coroutine"/> on this loop from another thread and returns a .NET
+    /// <see cref="Task{T}"/> for its outcome. asyncio counterpart: <c>asyncio.run_coroutine_threadsafe</c>.
+    /// </summary>
+    /// <remarks>Threading: any thread except the loop's own (awaiting the result there would deadlock; use await instead).
+    /// Cancelling <paramref name="cancellationToken"/> cancels the task on the loop.</remarks>
+    public Task<T> RunCoroutineThreadsafe<T>(Coroutine<T> coroutine, CancellationToken cancellationToken = default)
+    {
+        var box = coroutine.Box ?? throw CoroutineBox.DefaultCoroutine();
+        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        box.DismissColdReport();
+        Action start = () =>
+        {
+            AioTask<T> task;
+            try
+            {
+                task = CreateTask(coroutine);
+            }
+            catch (Exception ex)
+            {
+                tcs.TrySetException(ex);
+                return;
+            }
+            if (cancellationToken.CanBeCanceled)
+            {
+                var reg = cancellationToken.Register(() => TryEnqueueThreadsafe(new Handle(this, (Action)(() => task.Cancel()), null)));
+                task.AddDoneCallback(_ => reg.Dispose());
+            }
+            task.AddDoneCallback(t =>
+            {
+                if (t.IsCancelled)
+                {
+                    tcs.TrySetCanceled(cancellationToken.IsCancellationRequested ? cancellationToken : default);
+                }
+                else if (t.IsFaulted)
+                {
+                    tcs.TrySetException(t.Exception!);
+                }
+                else
+                {
+                    tcs.TrySetResult(((AioTask<T>)t).Result);
+                }
+            });
+        };
+        if (!TryEnqueueThreadsafe(new Handle(this, start, null)))
+        {
+            throw new InvalidOperationException("RunCoroutineThreadsafe: the event loop is closed.");
+        }
+        return tcs.Task;
+    }
+}
