@@ -370,6 +370,12 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
                 }
                 frame = this;
             }
+            else if ((flags & FlagMustCancel) != 0)
+            {
+                // Cancelled while queued (what woke it can no longer be cancelled): asyncio throws
+                // CancelledError into the coroutine at the await it resumes from.
+                flags = (byte)((flags & ~FlagMustCancel) | FlagDeliverCancel);
+            }
             RunFrame(frame!, l);
         }
         finally
@@ -422,6 +428,21 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
             t.flags &= unchecked((byte)~FlagDeliverCancel);
             throw t.MakeCancelledForDelivery();
         }
+    }
+
+    /// <summary>
+    /// At a resumed Kettle await: takes the cancellation delivered to the current task, if any, so that a
+    /// primitive can undo what its wake-up granted (pass a lock on, put an item back) before throwing it.
+    /// </summary>
+    internal static CancelledException? TakeCancelDelivery()
+    {
+        var t = EventLoop.RunningOnThisThread?.currentTask;
+        if (t is not null && (t.flags & FlagDeliverCancel) != 0)
+        {
+            t.flags &= unchecked((byte)~FlagDeliverCancel);
+            return t.MakeCancelledForDelivery();
+        }
+        return null;
     }
 
     private CancelledException MakeCancelledForDelivery() => new(extras?.CancelMessage);

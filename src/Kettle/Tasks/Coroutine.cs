@@ -212,6 +212,10 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         {
             l.currentTask = task;
             task.waitTarget = null;
+            if ((task.flags & FlagMustCancel) != 0)
+            {
+                task.flags = (byte)((task.flags & ~FlagMustCancel) | FlagDeliverCancel);
+            }
             try
             {
                 RunFrame(this, l);
