@@ -252,12 +252,5 @@ internal sealed class CoroutineBox<TStateMachine, T> : CoroutineBox<T>
 
     internal override void ResumeCore() => StateMachine.MoveNext();
 
-    private static string ParseMethodName(Type t)
-    {
-        var n = t.Name;
-        int a = n.IndexOf('<', StringComparison.Ordinal);
-        int b = n.IndexOf('>', StringComparison.Ordinal);
-        var method = a >= 0 && b > a + 1 ? n[(a + 1)..b] : n;
-        return t.DeclaringType is { } d ? $"{d.Name}.{method}" : method;
-    }
+    private static string ParseMethodName(Type t) => MethodNames.FromStateMachine(t);
 }

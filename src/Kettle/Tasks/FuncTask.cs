@@ -15,7 +15,7 @@ internal sealed class FuncTask<T> : AioTask<T>
     public FuncTask(Delegate func)
     {
         this.func = func;
-        name = func.Method.DeclaringType is { } d ? $"{d.Name}.{func.Method.Name}" : func.Method.Name;
+        name = MethodNames.FromMethod(func.Method);
     }
 
     internal override string CoroutineName => name;
