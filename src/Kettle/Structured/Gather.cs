@@ -57,7 +57,7 @@ public static partial class Aio
 /// done callbacks, which are queued on the loop like every completion.
 /// </summary>
 /// <remarks>Threading: loop thread only.</remarks>
-internal sealed class GatherFuture<T> : AioTask<T[]>
+internal sealed class GatherFuture<T> : AioTask<T[]>, IChildWatcher
 {
     private readonly AioTask<T>[] children;
     private int remaining;
@@ -70,10 +70,19 @@ internal sealed class GatherFuture<T> : AioTask<T[]>
         status = StatusPending;
         flags = FlagStarted;
         this.children = children;
-        var distinct = new HashSet<AioTask>(ReferenceEqualityComparer.Instance);
+        // Count distinct children (the same task passed twice is watched once), marking as we go.
+        var distinct = new List<AioTask>(children.Length);
         foreach (var c in children)
         {
-            distinct.Add(c);
+            if ((c.flags & FlagMarked) == 0)
+            {
+                c.flags |= FlagMarked;
+                distinct.Add(c);
+            }
+        }
+        foreach (var c in distinct)
+        {
+            c.flags &= unchecked((byte)~FlagMarked);
         }
         remaining = distinct.Count;
         if (remaining == 0)
@@ -82,10 +91,16 @@ internal sealed class GatherFuture<T> : AioTask<T[]>
             FinishTask(StatusSucceeded, null);
             return;
         }
-        Action<AioTask> onDone = OnChildDone;
         foreach (var c in distinct)
         {
-            c.AddDoneCallback(onDone);
+            if (c.IsDone)
+            {
+                OnChildDone(c);
+            }
+            else
+            {
+                c.AddWaiter(this);
+            }
         }
     }
 
@@ -93,7 +108,7 @@ internal sealed class GatherFuture<T> : AioTask<T[]>
 
     internal override void ResumeCore() => throw new InvalidOperationException("A gather future has no code to run.");
 
-    private void OnChildDone(AioTask child)
+    public void OnChildDone(AioTask child)
     {
         remaining--;
         if (IsDone)

@@ -18,6 +18,13 @@ internal interface IWaitTarget
     bool CancelWait(AioTask waiter, string? message);
 }
 
+/// <summary>Kettle's own observer of a task's end (gather, task groups): told at once, without a queued callback,
+/// because it runs no user code and queues its own waiters.</summary>
+internal interface IChildWatcher
+{
+    void OnChildDone(AioTask child);
+}
+
 /// <summary>An awaiter of Kettle's own: the coroutine builder hands it the suspended frame directly,
 /// so a loop-native await allocates nothing.</summary>
 internal interface ILoopAwaiter
@@ -57,6 +64,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal const byte FlagDeliverCancel = 2;  // the next resumption throws CancelledException
     internal const byte FlagRetrieved = 4;      // the exception was read
     internal const byte FlagStarted = 8;        // the first step ran
+    internal const byte FlagMarked = 16;        // scratch mark for de-duplicating (gather), always cleared after use
 
     private static long taskCounter;
 
@@ -551,6 +559,11 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     {
         switch (waiter)
         {
+            case IChildWatcher watcher:
+                // Kettle's own bookkeeping (gather, groups): it only updates state and queues its own waiters,
+                // so it runs now; user-visible callbacks stay queued. (Checked first: a gather is also an AioTask.)
+                watcher.OnChildDone(this);
+                break;
             case AioTask t:
                 l.Ready.Enqueue(t);
                 break;
