@@ -420,6 +420,12 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// <summary>Called by the awaiter after a task suspended: a pending cancel request goes to what it waits on now.</summary>
     internal void AfterSuspend()
     {
+        if ((flags & FlagDeliverCancel) != 0)
+        {
+            // A cancellation meant for the await this task resumed from was not thrown there (that await was
+            // foreign): it is this await's to deliver, at once.
+            flags = (byte)((flags & ~FlagDeliverCancel) | FlagMustCancel);
+        }
         if ((flags & FlagMustCancel) != 0 && waitTarget is IWaitTarget w && w.CancelWait(this, extras?.CancelMessage))
         {
             flags &= unchecked((byte)~FlagMustCancel);
