@@ -48,9 +48,9 @@ public sealed partial class EventLoop : IDisposable
     private bool stopping;
     private Func<bool>? stopWhen;
 
-    /// <summary>Foreign awaits (Task, sockets...) a task of this loop is waiting on. Virtual time
-    /// does not jump while one is in flight, since its completion may arrive at any real moment.</summary>
-    private int externalPending;
+    /// <summary>Tasks waiting on something outside the loop (a thread, a socket): virtual time does not jump
+    /// while one does, since its completion may arrive at any real moment. Loop thread only.</summary>
+    internal int externalPending;
 
     /// <summary>Creates a loop. Most programs let <see cref="Aio.Run{T}(Coroutine{T}, RunOptions?)"/> or a
     /// <see cref="Runner"/> make one. asyncio counterpart: <c>asyncio.new_event_loop()</c>.</summary>
@@ -218,10 +218,6 @@ public sealed partial class EventLoop : IDisposable
         return true;
     }
 
-    internal void ExternalStarted() => Interlocked.Increment(ref externalPending);
-
-    internal void ExternalFinished() => Interlocked.Decrement(ref externalPending);
-
     // ---------------------------------------------------------------- running
 
     /// <summary>Runs the loop until <see cref="Stop"/> is called. asyncio counterpart: <c>loop.run_forever()</c>.</summary>
@@ -307,7 +303,7 @@ public sealed partial class EventLoop : IDisposable
             bool hasTimer = Timers.TryPeekLive(out long due);
             if (virtualClock is not null)
             {
-                if (Volatile.Read(ref externalPending) > 0 || !hasTimer)
+                if (externalPending > 0 || !hasTimer)
                 {
                     // Something outside may still post back (a thread, a socket): wait for it in real time.
                     WaitForInbox(hasTimer && virtualClock.ExternalWaitLimit is { } lim ? lim.Ticks : -1);

@@ -10,7 +10,9 @@ namespace Kettle;
 /// <para>Pass it as <see cref="RunOptions.TimeProvider"/>. The loop does not jump while a task waits
 /// on a foreign awaitable (a thread-pool job, a socket): that completion arrives in real time, and
 /// jumping past it would fire timeouts that real code would never see. <see cref="ExternalWaitLimit"/>
-/// bounds that real wait when a timer is pending (default: no bound, which keeps tests deterministic).</para>
+/// bounds that real wait when a timer is pending (default one second): past it, the loop assumes the outside
+/// work will not come back before the timer and jumps anyway, so a wait that Kettle cannot see into never
+/// deadlocks a test.</para>
 /// <para>Threading: any thread may read it; the loop that owns it moves it.</para>
 /// </remarks>
 public sealed class VirtualClock : TimeProvider
@@ -24,8 +26,8 @@ public sealed class VirtualClock : TimeProvider
     public TimeSpan Elapsed => TimeSpan.FromTicks(Ticks);
 
     /// <summary>How long the loop waits in real time for a foreign completion before jumping to a
-    /// pending timer anyway; null waits for as long as it takes.</summary>
-    public TimeSpan? ExternalWaitLimit { get; set; }
+    /// pending timer anyway (default one second); null waits for as long as it takes.</summary>
+    public TimeSpan? ExternalWaitLimit { get; set; } = TimeSpan.FromSeconds(1);
 
     internal long Ticks => Volatile.Read(ref ticks);
 

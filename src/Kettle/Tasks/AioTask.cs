@@ -65,6 +65,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal const byte FlagRetrieved = 4;      // the exception was read
     internal const byte FlagStarted = 8;        // the first step ran
     internal const byte FlagMarked = 16;        // scratch mark for de-duplicating (gather), always cleared after use
+    internal const byte FlagBlockedOutside = 32; // counted in the loop's externalPending (see EndStep)
 
     private static long taskCounter;
 
@@ -363,7 +364,12 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         var frame = resumeFrame;
         resumeFrame = null;
         waitTarget = null;
-        l.currentTask = this;
+        BeginStep(l);
+        var stepContext = StepSynchronizationContext;
+        if (stepContext is not null)
+        {
+            SynchronizationContext.SetSynchronizationContext(stepContext);
+        }
         try
         {
             if ((flags & FlagStarted) == 0)
@@ -388,9 +394,46 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         }
         finally
         {
-            l.currentTask = null;
-            l.RestoreBaseContext();
+            if (stepContext is not null)
+            {
+                SynchronizationContext.SetSynchronizationContext(l.SynchronizationContext);
+            }
+            EndStep(l);
         }
+    }
+
+    /// <summary>A SynchronizationContext to install during this task's steps (plain async code run as a task
+    /// posts its continuations back as steps of the task); null for coroutines, whose builder knows the task.</summary>
+    internal virtual SynchronizationContext? StepSynchronizationContext => null;
+
+    /// <summary>Start of any step of this task: it is running, so it no longer counts as waiting on the outside.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void BeginStep(EventLoop l)
+    {
+        l.currentTask = this;
+        if ((flags & FlagBlockedOutside) != 0)
+        {
+            flags &= unchecked((byte)~FlagBlockedOutside);
+            l.externalPending--;
+        }
+    }
+
+    /// <summary>
+    /// End of any step. A pending task that left no Kettle wait behind (no frame to resume) is waiting on
+    /// something outside the loop: a thread-pool job, a socket. Virtual time must not jump past that, so the
+    /// loop counts such tasks. A task whose foreign await is itself driven by a Kettle wait (an async iterator
+    /// that sleeps, a plain async helper that awaits a Kettle task) left a frame, and does not count.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void EndStep(EventLoop l)
+    {
+        l.currentTask = null;
+        if (status == StatusPending && resumeFrame is null && (flags & (FlagStarted | FlagBlockedOutside)) == FlagStarted)
+        {
+            flags |= FlagBlockedOutside;
+            l.externalPending++;
+        }
+        l.RestoreBaseContext();
     }
 
     /// <summary>Resumes <paramref name="frame"/> with its ExecutionContext.</summary>

@@ -185,8 +185,6 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     internal void SuspendForeign<TAwaiter>(ref TAwaiter awaiter)
         where TAwaiter : INotifyCompletion
     {
-        var l = owner!.loop!;
-        l.ExternalStarted();
         var action = foreignResume ??= OnForeignResume;
         if (awaiter is ICriticalNotifyCompletion)
         {
@@ -207,10 +205,9 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     {
         var task = owner!;
         var l = task.loop!;
-        l.ExternalFinished();
         if (l.IsOnLoopThread && l.currentTask is null)
         {
-            l.currentTask = task;
+            task.BeginStep(l);
             task.waitTarget = null;
             if ((task.flags & FlagMustCancel) != 0)
             {
@@ -222,8 +219,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
             }
             finally
             {
-                l.currentTask = null;
-                l.RestoreBaseContext();
+                task.EndStep(l);
             }
             return;
         }
@@ -235,7 +231,8 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         else if (!l.TryEnqueueThreadsafe(task))
         {
             l.CallExceptionHandler(new LoopExceptionContext(
-                $"Coroutine '{CoroutineName}' resumed after its event loop closed; it cannot continue.", null) { Task = task });
+                $"Coroutine '{CoroutineName}' resumed after its event loop closed; it cannot continue.", null)
+            { Task = task });
         }
     }
 }

@@ -11,6 +11,7 @@ internal sealed class FuncTask<T> : AioTask<T>
     private Delegate? func;
     private Task? running;
     private readonly string name;
+    private TaskSynchronizationContext? syncContext;
 
     public FuncTask(Delegate func)
     {
@@ -19,6 +20,8 @@ internal sealed class FuncTask<T> : AioTask<T>
     }
 
     internal override string CoroutineName => name;
+
+    internal override SynchronizationContext? StepSynchronizationContext => syncContext ??= new TaskSynchronizationContext(this);
 
     internal override void ResumeCore()
     {
@@ -87,6 +90,77 @@ internal sealed class FuncTask<T> : AioTask<T>
         catch (Exception ex)
         {
             CompleteFrame(ex);
+        }
+    }
+}
+
+/// <summary>
+/// The SynchronizationContext installed while a task running plain async code steps: a continuation that
+/// code posts (after <c>await someTask</c>) comes back as a step of that same task, so it stays the current
+/// task, Kettle awaits after it are still its cancellation points, and the loop knows the task is waiting
+/// on the outside until then.
+/// </summary>
+/// <remarks>Threading: any thread may post.</remarks>
+internal sealed class TaskSynchronizationContext : SynchronizationContext
+{
+    private readonly AioTask task;
+
+    public TaskSynchronizationContext(AioTask task) => this.task = task;
+
+    public override void Post(SendOrPostCallback d, object? state)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        var loop = task.loop!;
+        if (!loop.TryEnqueueThreadsafe(new PostedStep(task, d, state)))
+        {
+            loop.CallExceptionHandler(new LoopExceptionContext(
+                $"A continuation of task '{task.Name}' was posted to a closed event loop and will not run.", null)
+            { Task = task });
+        }
+    }
+
+    public override void Send(SendOrPostCallback d, object? state) => task.loop!.SynchronizationContext.Send(d, state);
+
+    public override SynchronizationContext CreateCopy() => this;
+
+    private sealed class PostedStep : IReadyItem
+    {
+        private readonly AioTask task;
+        private readonly SendOrPostCallback callback;
+        private readonly object? state;
+
+        public PostedStep(AioTask task, SendOrPostCallback callback, object? state)
+        {
+            this.task = task;
+            this.callback = callback;
+            this.state = state;
+        }
+
+        public void RunReady()
+        {
+            var loop = task.loop!;
+            bool asStep = task.status == AioTask.StatusPending;
+            if (asStep)
+            {
+                task.BeginStep(loop);
+                SynchronizationContext.SetSynchronizationContext(task.StepSynchronizationContext);
+            }
+            try
+            {
+                callback(state);
+            }
+            catch (Exception ex)
+            {
+                loop.CallExceptionHandler(new LoopExceptionContext($"Exception in a continuation of task '{task.Name}'", ex) { Task = task });
+            }
+            finally
+            {
+                if (asStep)
+                {
+                    SynchronizationContext.SetSynchronizationContext(loop.SynchronizationContext);
+                    task.EndStep(loop);
+                }
+            }
         }
     }
 }
