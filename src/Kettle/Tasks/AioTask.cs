@@ -552,7 +552,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         }
     }
 
-    private bool IsCancellationOf(Exception exception) =>
+    internal bool IsCancellationOf(Exception exception) =>
         exception is CancelledException
         || (exception is OperationCanceledException oce && extras?.Cts is { } cts && oce.CancellationToken == cts.Token);
 
