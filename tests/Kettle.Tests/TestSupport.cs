@@ -93,3 +93,21 @@ internal sealed class TestException : Exception
     {
     }
 }
+
+/// <summary>Small coroutines shared by the tests.</summary>
+internal static class Co
+{
+    public static async Coroutine Sleep(double seconds) => await Aio.Sleep(seconds);
+
+    public static async Coroutine<T> Return<T>(T value, double afterSeconds = 0)
+    {
+        await Aio.Sleep(afterSeconds);
+        return value;
+    }
+
+    public static async Coroutine Throw(Exception error, double afterSeconds = 0)
+    {
+        await Aio.Sleep(afterSeconds);
+        throw error;
+    }
+}
