@@ -412,6 +412,13 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// <summary>Called by the awaiter after a task suspended: a pending cancel request goes to what it waits on now.</summary>
     internal void AfterSuspend()
     {
+        if ((flags & FlagDeliverCancel) != 0)
+        {
+            // Marked for delivery when the task resumed from a foreign await (queued back, e.g. after
+            // ConfigureAwait(false)), whose GetResult cannot throw it: it is still an undelivered request
+            // (asyncio's must_cancel), for this await to deliver now rather than after the wait ends.
+            flags = (byte)((flags & ~FlagDeliverCancel) | FlagMustCancel);
+        }
         if ((flags & FlagMustCancel) != 0 && waitTarget is IWaitTarget w && w.CancelWait(this, extras?.CancelMessage))
         {
             flags &= unchecked((byte)~FlagMustCancel);
@@ -465,7 +472,8 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
             if (exception is null)
             {
                 // Cancelled and returned in the same step without awaiting: asyncio ends it cancelled (test_cancel_at_end).
-                outcome = (flags & FlagMustCancel) != 0 ? StatusCancelled : StatusSucceeded;
+                // A delivery still marked (the step resumed from a foreign await) was never thrown either.
+                outcome = (flags & (FlagMustCancel | FlagDeliverCancel)) != 0 ? StatusCancelled : StatusSucceeded;
             }
             else if (IsCancellationOf(exception))
             {
@@ -594,7 +602,14 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     // Sleep: the task's own timer entry, invalidated by bumping sleepToken.
     bool ITimerTarget.IsTimerLive(int token) => token == sleepToken && status == StatusPending;
 
-    void ITimerTarget.OnTimerDue(int token, EventLoop l) => l.Ready.Enqueue(this);
+    void ITimerTarget.OnTimerDue(int token, EventLoop l)
+    {
+        // The sleep is over and the task is queued: a cancel from now on cannot go through the timer
+        // (that would queue the task twice); it is a must-cancel for the step (asyncio: the sleep's
+        // future is done, so cancel() sets _must_cancel).
+        waitTarget = null;
+        l.Ready.Enqueue(this);
+    }
 }
 
 /// <summary>A Kettle task with a result. asyncio counterpart: <c>asyncio.Task</c>.</summary>
