@@ -465,8 +465,9 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     {
         if ((flags & FlagDeliverCancel) != 0)
         {
-            // A cancellation meant for the await this task resumed from was not thrown there (that await was
-            // foreign): it is this await's to deliver, at once.
+            // Marked for delivery when the task resumed from a foreign await (queued back, e.g. after
+            // ConfigureAwait(false)), whose GetResult cannot throw it: it is still an undelivered request
+            // (asyncio's must_cancel), for this await to deliver now rather than after the wait ends.
             flags = (byte)((flags & ~FlagDeliverCancel) | FlagMustCancel);
         }
         if ((flags & FlagMustCancel) != 0 && waitTarget is IWaitTarget w && w.CancelWait(this, extras?.CancelMessage))
@@ -522,7 +523,8 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
             if (exception is null)
             {
                 // Cancelled and returned in the same step without awaiting: asyncio ends it cancelled (test_cancel_at_end).
-                outcome = (flags & FlagMustCancel) != 0 ? StatusCancelled : StatusSucceeded;
+                // A delivery still marked (the step resumed from a foreign await) was never thrown either.
+                outcome = (flags & (FlagMustCancel | FlagDeliverCancel)) != 0 ? StatusCancelled : StatusSucceeded;
             }
             else if (IsCancellationOf(exception))
             {
@@ -656,7 +658,14 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     // Sleep: the task's own timer entry, invalidated by bumping sleepToken.
     bool ITimerTarget.IsTimerLive(int token) => token == sleepToken && status == StatusPending;
 
-    void ITimerTarget.OnTimerDue(int token, EventLoop l) => l.Ready.Enqueue(this);
+    void ITimerTarget.OnTimerDue(int token, EventLoop l)
+    {
+        // The sleep is over and the task is queued: a cancel from now on cannot go through the timer
+        // (that would queue the task twice); it is a must-cancel for the step (asyncio: the sleep's
+        // future is done, so cancel() sets _must_cancel).
+        waitTarget = null;
+        l.Ready.Enqueue(this);
+    }
 }
 
 /// <summary>A Kettle task with a result. asyncio counterpart: <c>asyncio.Task</c>.</summary>

@@ -233,15 +233,13 @@ internal sealed class SleepWait : IWaitTarget
     }
 }
 
-/// <summary>A task that yielded is already queued: cancelling only marks the delivery.</summary>
+/// <summary>A task that yielded is already queued: there is no wait to cancel.</summary>
 internal sealed class YieldWait : IWaitTarget
 {
     public static readonly YieldWait Instance = new();
 
-    public bool CancelWait(AioTask waiter, string? message)
-    {
-        waiter.waitTarget = null;
-        waiter.flags |= AioTask.FlagDeliverCancel;
-        return true;
-    }
+    /// <summary>Returns false, so the request stays a must-cancel that the task's next step delivers
+    /// at the yield; until then <see cref="AioTask.Uncancel"/> can still withdraw it (asyncio: sleep(0)
+    /// leaves no future to cancel, and uncancel() to 0 clears _must_cancel).</summary>
+    public bool CancelWait(AioTask waiter, string? message) => false;
 }

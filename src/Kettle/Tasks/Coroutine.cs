@@ -209,10 +209,9 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         {
             task.BeginStep(l);
             task.waitTarget = null;
-            if ((task.flags & FlagMustCancel) != 0)
-            {
-                task.flags = (byte)((task.flags & ~FlagMustCancel) | FlagDeliverCancel);
-            }
+            // A pending cancel request stays a must-cancel: the foreign awaiter's GetResult cannot throw
+            // it, so the next Kettle await delivers it at once (AfterSuspend), or the task ends cancelled
+            // if it returns first (asyncio's __step does the same with _must_cancel).
             try
             {
                 RunFrame(this, l);
