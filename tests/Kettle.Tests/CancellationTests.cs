@@ -749,4 +749,71 @@ public class CancellationTests
         Assert.Equal("m", ex.CancelMessage);
         Assert.Null(new CancelledException().CancelMessage);
     }
+
+    [Fact]
+    public void Cancel_DeliveredThroughTokenToForeignAwait_IsNotThrownAgainAtCleanupAwait()
+    {
+        var log = new List<string>();
+        async Coroutine Worker()
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, Aio.CurrentTask!.CancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                log.Add("token");
+                throw;
+            }
+            finally
+            {
+                await Aio.Sleep(2);
+                log.Add("cleanup done");
+            }
+        }
+
+        async Coroutine Main()
+        {
+            var t = Aio.CreateTask(Worker());
+            await Aio.Sleep(1);
+            t.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await t);
+            Assert.True(t.IsCancelled);
+        }
+
+        Aio.Run(Main(), Virtual.Options());
+        Assert.Equal(["token", "cleanup done"], log);
+    }
+
+    [Fact]
+    public void Cancel_ForeignAwaitIgnoringToken_IsDeliveredAtNextKettleAwait()
+    {
+        var log = new List<string>();
+        async Coroutine Worker()
+        {
+            await Task.Delay(20); // ignores the token
+            log.Add("foreign finished");
+            try
+            {
+                await Aio.Sleep(3600);
+                log.Add("slept");
+            }
+            catch (CancelledException)
+            {
+                log.Add("cancelled at sleep");
+                throw;
+            }
+        }
+
+        async Coroutine Main()
+        {
+            var t = Aio.CreateTask(Worker());
+            await Aio.Yield();
+            t.Cancel();
+            await Assert.ThrowsAsync<CancelledException>(async () => await t);
+        }
+
+        Aio.Run(Main(), Virtual.Options());
+        Assert.Equal(["foreign finished", "cancelled at sleep"], log);
+    }
 }

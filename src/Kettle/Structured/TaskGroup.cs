@@ -245,7 +245,8 @@ public sealed class TaskGroup
         if (parent!.IsDone)
         {
             loop.CallExceptionHandler(new LoopExceptionContext(
-                $"Task '{task.Name}' has errored out but its parent task '{parent.Name}' is already completed", exc) { Task = task });
+                $"Task '{task.Name}' has errored out but its parent task '{parent.Name}' is already completed", exc)
+            { Task = task });
             return;
         }
         if (!aborting && !parentCancelRequested)

@@ -145,7 +145,11 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         get
         {
             var x = Extras;
-            x.Cts ??= new CancellationTokenSource();
+            if (x.Cts is null)
+            {
+                x.Cts = new CancellationTokenSource();
+                TokenDelivery.EnsureHooked();
+            }
             if (cancelRequests > 0 && !x.Cts.IsCancellationRequested)
             {
                 x.Cts.Cancel();
@@ -717,4 +721,40 @@ internal sealed class TaskExtras
     public CancellationTokenSource? Cts;
     public UnretrievedReport? Report;
     public string? CreationTrace;
+}
+
+/// <summary>
+/// Knows when a cancellation reached a task through its <see cref="AioTask.CancellationToken"/>: a foreign
+/// operation (Task.Delay, HttpClient) threw the token's OperationCanceledException on the loop thread. That
+/// is the delivery, so the request is not thrown again at the task's next Kettle await (asyncio delivers a
+/// cancel once: cleanup in <c>finally</c> may await). A foreign operation that ignored the token delivers
+/// nothing, and the next Kettle await throws CancelledException.
+/// </summary>
+internal static class TokenDelivery
+{
+    private static int hooked;
+
+    public static void EnsureHooked()
+    {
+        if (Interlocked.Exchange(ref hooked, 1) == 0)
+        {
+            AppDomain.CurrentDomain.FirstChanceException += OnFirstChance;
+        }
+    }
+
+    private static void OnFirstChance(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+    {
+        if (e.Exception is not OperationCanceledException oce || oce is CancelledException)
+        {
+            return;
+        }
+        var t = EventLoop.RunningOnThisThread?.currentTask;
+        if (t is not null
+            && (t.flags & (AioTask.FlagMustCancel | AioTask.FlagDeliverCancel)) != 0
+            && t.extras?.Cts is { IsCancellationRequested: true } cts
+            && oce.CancellationToken == cts.Token)
+        {
+            t.flags &= unchecked((byte)~(AioTask.FlagMustCancel | AioTask.FlagDeliverCancel));
+        }
+    }
 }
