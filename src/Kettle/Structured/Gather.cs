@@ -11,15 +11,59 @@ public static partial class Aio
     /// <item>The first child that fails (or is cancelled) fails the gather at once with that exception;
     /// the other children keep running, as in asyncio. When the others should be cancelled on failure,
     /// use a TaskGroup instead.</item>
-    /// <item>Cancelling the gather (or the task awaiting it) cancels every child; once they have all
-    /// finished, the gather ends cancelled.</item>
+    /// <item>Cancelling the gather (or the task awaiting it) cancels every child; the gather then fails
+    /// with <see cref="CancelledException"/> (at once if a child ends cancelled; otherwise when all have finished).</item>
     /// <item>The same coroutine or task passed twice runs once; its result appears at each position.</item>
     /// </list>
     /// </remarks>
     public static AioTask<T[]> Gather<T>(params Coroutine<T>[] coroutines)
     {
-        ArgumentNullException.ThrowIfNull(coroutines);
         var loop = GetRunningLoop();
+        var tasks = ToTasks(loop, coroutines);
+        return new GatherFuture<AioTask<T>, T[]>(loop, tasks, false, Results);
+    }
+
+    /// <summary>Waits for the tasks and returns their results in argument order; see <see cref="Gather{T}(Coroutine{T}[])"/>.</summary>
+    public static AioTask<T[]> Gather<T>(params AioTask<T>[] tasks)
+    {
+        var loop = CheckTasks(tasks);
+        return new GatherFuture<AioTask<T>, T[]>(loop, (AioTask<T>[])tasks.Clone(), false, Results);
+    }
+
+    /// <summary>Runs the coroutines concurrently and returns their results in order; see <see cref="Gather{T}(Coroutine{T}[])"/>.</summary>
+    public static AioTask<T[]> Gather<T>(IEnumerable<Coroutine<T>> coroutines) => Gather(coroutines?.ToArray()!);
+
+    /// <summary>
+    /// Waits for tasks of different result types; returns their results (null for tasks without one) in argument
+    /// order. Failure and cancellation rules as <see cref="Gather{T}(Coroutine{T}[])"/>.
+    /// </summary>
+    public static AioTask<object?[]> Gather(params AioTask[] tasks)
+    {
+        var loop = CheckTasks(tasks);
+        return new GatherFuture<AioTask, object?[]>(loop, (AioTask[])tasks.Clone(), false, static c => Array.ConvertAll(c, t => t.BoxedResult));
+    }
+
+    /// <summary>
+    /// As <see cref="Gather{T}(Coroutine{T}[])"/>, but a failed or cancelled child does not fail the gather: its
+    /// exception (a <see cref="CancelledException"/> for a cancelled child) takes its place in the results.
+    /// Cancelling the gather still ends it with <see cref="CancelledException"/>. asyncio counterpart:
+    /// <c>asyncio.gather(*aws, return_exceptions=True)</c>.
+    /// </summary>
+    public static AioTask<Outcome<T>[]> GatherReturningExceptions<T>(params Coroutine<T>[] coroutines) =>
+        GatherReturningExceptions(ToTasks(GetRunningLoop(), coroutines));
+
+    /// <summary>As <see cref="GatherReturningExceptions{T}(Coroutine{T}[])"/> for tasks.</summary>
+    public static AioTask<Outcome<T>[]> GatherReturningExceptions<T>(params AioTask<T>[] tasks)
+    {
+        var loop = CheckTasks(tasks);
+        return new GatherFuture<AioTask<T>, Outcome<T>[]>(loop, (AioTask<T>[])tasks.Clone(), true, static c => Array.ConvertAll(c, Outcome<T>.Of));
+    }
+
+    private static T[] Results<T>(AioTask<T>[] children) => Array.ConvertAll(children, c => c.result!);
+
+    private static AioTask<T>[] ToTasks<T>(EventLoop loop, Coroutine<T>[] coroutines)
+    {
+        ArgumentNullException.ThrowIfNull(coroutines);
         var tasks = new AioTask<T>[coroutines.Length];
         for (int i = 0; i < coroutines.Length; i++)
         {
@@ -28,27 +72,30 @@ public static partial class Aio
             tasks[i] = box.status == AioTask.StatusCold ? loop.CreateTask(coroutines[i]) : ReferenceEquals(box.owner, box) ? box
                 : throw new InvalidOperationException($"Coroutine '{box.CoroutineName}' is already being awaited; it cannot also be gathered.");
         }
-        return new GatherFuture<T>(loop, tasks);
+        return tasks;
     }
 
-    /// <summary>Waits for the tasks and returns their results in argument order; see <see cref="Gather{T}(Coroutine{T}[])"/>.</summary>
-    public static AioTask<T[]> Gather<T>(params AioTask<T>[] tasks)
+    private static EventLoop CheckTasks(AioTask[] tasks)
     {
-        ArgumentNullException.ThrowIfNull(tasks);
-        var loop = GetRunningLoop();
-        foreach (var t in tasks)
-        {
-            ArgumentNullException.ThrowIfNull(t, nameof(tasks));
-            if (t.loop != loop)
-            {
-                throw new ArgumentException($"Task '{t.Name}' belongs to another event loop.", nameof(tasks));
-            }
-        }
-        return new GatherFuture<T>(loop, (AioTask<T>[])tasks.Clone());
+        var loop = CheckTasks(tasks);
+        return loop;
     }
+}
 
-    /// <summary>Runs the coroutines concurrently and returns their results in order; see <see cref="Gather{T}(Coroutine{T}[])"/>.</summary>
-    public static AioTask<T[]> Gather<T>(IEnumerable<Coroutine<T>> coroutines) => Gather(coroutines?.ToArray()!);
+/// <summary>One child's outcome in <see cref="Aio.GatherReturningExceptions{T}(Coroutine{T}[])"/>: a value or an exception.</summary>
+/// <typeparam name="T">The value type.</typeparam>
+/// <param name="Value">The result, when the child succeeded.</param>
+/// <param name="Exception">The exception, when it failed or was cancelled (a <see cref="CancelledException"/>).</param>
+public readonly record struct Outcome<T>(T? Value, Exception? Exception)
+{
+    /// <summary>Whether the child succeeded.</summary>
+    public bool IsSuccess => Exception is null;
+
+    internal static Outcome<T> Of(AioTask<T> t) =>
+        t.IsCancelled ? new(default, t.MakeCancelled()) : t.IsFaulted ? new(default, t.error) : new(t.result, null);
+
+    /// <inheritdoc/>
+    public override string ToString() => IsSuccess ? $"{Value}" : $"{Exception!.GetType().Name}: {Exception.Message}";
 }
 
 /// <summary>
@@ -57,14 +104,19 @@ public static partial class Aio
 /// done callbacks, which are queued on the loop like every completion.
 /// </summary>
 /// <remarks>Threading: loop thread only.</remarks>
-internal sealed class GatherFuture<T> : AioTask<T[]>, IChildWatcher
+internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWatcher
+    where TChild : AioTask
 {
-    private readonly AioTask<T>[] children;
+    private readonly TChild[] children;
+    private readonly bool returnExceptions;
+    private readonly Func<TChild[], TResult> collect;
     private int remaining;
     private bool cancelRequested;
 
-    public GatherFuture(EventLoop loop, AioTask<T>[] children)
+    public GatherFuture(EventLoop loop, TChild[] children, bool returnExceptions, Func<TChild[], TResult> collect)
     {
+        this.returnExceptions = returnExceptions;
+        this.collect = collect;
         this.loop = loop;
         owner = this;
         status = StatusPending;
@@ -87,7 +139,7 @@ internal sealed class GatherFuture<T> : AioTask<T[]>, IChildWatcher
         remaining = distinct.Count;
         if (remaining == 0)
         {
-            result = [];
+            result = collect(children);
             FinishTask(StatusSucceeded, null);
             return;
         }
@@ -117,7 +169,11 @@ internal sealed class GatherFuture<T> : AioTask<T[]>, IChildWatcher
             child.MarkRetrieved();
             return;
         }
-        if (child.IsFaulted || child.IsCancelled)
+        if (returnExceptions)
+        {
+            child.MarkRetrieved(); // its exception becomes a value of the result
+        }
+        else if (child.IsFaulted || child.IsCancelled)
         {
             var ex = child.IsCancelled ? child.MakeCancelled() : child.error!;
             child.MarkRetrieved();
@@ -131,16 +187,11 @@ internal sealed class GatherFuture<T> : AioTask<T[]>, IChildWatcher
         }
         if (cancelRequested)
         {
-            // As asyncio: the outer future fails with CancelledError (it is not itself marked cancelled).
+            // As asyncio: the outer future fails with CancelledError, even with return_exceptions.
             FinishTask(StatusFaulted, new CancelledException(extras?.CancelMessage));
             return;
         }
-        var values = new T[children.Length];
-        for (int i = 0; i < children.Length; i++)
-        {
-            values[i] = children[i].result!;
-        }
-        result = values;
+        result = collect(children);
         FinishTask(StatusSucceeded, null);
     }
 

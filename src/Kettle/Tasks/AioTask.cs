@@ -273,6 +273,9 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         return $"<Task {state} name='{Name}' coro=<{CoroutineName}>>";
     }
 
+    /// <summary>The result as an object (null for tasks without one); only valid once succeeded.</summary>
+    internal virtual object? BoxedResult => null;
+
     /// <summary>The method the task runs, for reports (asyncio: the <c>coro=</c> of the repr).</summary>
     internal abstract string CoroutineName { get; }
 
@@ -705,6 +708,8 @@ public abstract class AioTask<T> : AioTask
 
     /// <summary>Waits for the task to finish and returns its result.</summary>
     public new AioTaskAwaiter<T> GetAwaiter() => new(this);
+
+    internal override object? BoxedResult => result is VoidResult ? null : result;
 
     internal T GetResultAfterWait()
     {
