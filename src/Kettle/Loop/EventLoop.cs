@@ -52,6 +52,10 @@ public sealed partial class EventLoop : IDisposable
     /// while one does, since its completion may arrive at any real moment. Loop thread only.</summary>
     internal int externalPending;
 
+    /// <summary>Executor work submitted from this loop and not yet back: virtual time waits for it without
+    /// limit, since Kettle knows it will come back. Loop thread only.</summary>
+    internal int executorPending;
+
     /// <summary>Creates a loop. Most programs let <see cref="Aio.Run{T}(Coroutine{T}, RunOptions?)"/> or a
     /// <see cref="Runner"/> make one. asyncio counterpart: <c>asyncio.new_event_loop()</c>.</summary>
     public EventLoop(RunOptions? options = null)
@@ -303,10 +307,11 @@ public sealed partial class EventLoop : IDisposable
             bool hasTimer = Timers.TryPeekLive(out long due);
             if (virtualClock is not null)
             {
-                if (externalPending > 0 || !hasTimer)
+                if (executorPending > 0 || externalPending > 0 || !hasTimer)
                 {
                     // Something outside may still post back (a thread, a socket): wait for it in real time.
-                    WaitForInbox(hasTimer && virtualClock.ExternalWaitLimit is { } lim ? lim.Ticks : -1);
+                    // Executor work always comes back; other foreign waits are bounded by ExternalWaitLimit.
+                    WaitForInbox(hasTimer && executorPending == 0 && virtualClock.ExternalWaitLimit is { } lim ? lim.Ticks : -1);
                     DrainInbox();
                     if (Ready.Count == 0 && hasTimer)
                     {

@@ -175,6 +175,7 @@ public sealed class Runner : IDisposable
         try
         {
             CancelAllTasks(l);
+            l.ShutdownDefaultExecutor();
             // Reports of tasks and coroutines that were dropped unobserved are made by finalizers:
             // let them run now, while the loop can still hand them to its exception handler.
             GC.Collect();

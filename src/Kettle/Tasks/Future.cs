@@ -25,7 +25,13 @@ public sealed class Future<T> : AioTask<T>
         flags = FlagStarted;
     }
 
-    internal override string CoroutineName => "Future";
+    /// <summary>Told when the future is cancelled while pending, before it completes (e.g. to drop queued work).</summary>
+    internal Action? OnCancelRequested;
+
+    /// <summary>The name shown in reports (the function behind it, for executor work).</summary>
+    internal string? DisplayName;
+
+    internal override string CoroutineName => DisplayName ?? "Future";
 
     internal override void ResumeCore() => throw new InvalidOperationException("A future has no code to run.");
 
@@ -85,9 +91,13 @@ public sealed class Future<T> : AioTask<T>
         {
             Extras.CancelMessage = message;
         }
+        OnCancelRequested?.Invoke();
         FinishTask(StatusCancelled, new CancelledException(message));
         return true;
     }
+
+    /// <summary>Cancels the future unless it is done (for subclasses whose CancelCore does more).</summary>
+    internal bool TryCancelFuture() => CancelCore(null);
 
     /// <inheritdoc/>
     public override string ToString() => $"<Future {(IsDone ? IsCancelled ? "cancelled" : IsFaulted ? "finished exception=" + error?.GetType().Name : "finished" : "pending")}>";

@@ -1,0 +1,93 @@
+namespace Kettle;
+
+public static partial class Aio
+{
+    /// <summary>
+    /// Runs a blocking function on the loop's default executor (a <see cref="ThreadPoolExecutor"/>) and resumes on
+    /// the loop with its result. The thread sees the caller's AsyncLocal values. An exception in the function
+    /// surfaces at the await. Cancelling the awaiting task stops the waiting at once; the thread itself runs to
+    /// the end (threads cannot be stopped safely), as in asyncio. asyncio counterpart: <c>asyncio.to_thread(func)</c>.
+    /// </summary>
+    public static AioTask<TResult> ToThread<TResult>(Func<TResult> function) => RunInExecutor(null, function);
+
+    /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> with one argument.</summary>
+    public static AioTask<TResult> ToThread<T1, TResult>(Func<T1, TResult> function, T1 arg1) => RunInExecutor(null, function, arg1);
+
+    /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> with two arguments.</summary>
+    public static AioTask<TResult> ToThread<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) => RunInExecutor(null, function, arg1, arg2);
+
+    /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> for a function without a result.</summary>
+    public static AioTask ToThread(Action action) => RunInExecutor(null, action);
+
+    /// <summary>
+    /// Runs <paramref name="function"/> in <paramref name="executor"/> (null: the loop's default thread pool) and
+    /// returns a loop future for its result. Cancelling the future cancels the work if it has not started.
+    /// With a process pool executor, the function must be a static method: it is sent, with its
+    /// arguments, to a worker process. asyncio counterpart: <c>loop.run_in_executor(executor, func)</c>.
+    /// </summary>
+    public static AioTask<TResult> RunInExecutor<TResult>(Executor? executor, Func<TResult> function)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Submit<TResult>(executor, function, [], function);
+    }
+
+    /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with one argument (asyncio: <c>run_in_executor(executor, func, arg)</c>).</summary>
+    public static AioTask<TResult> RunInExecutor<T1, TResult>(Executor? executor, Func<T1, TResult> function, T1 arg1)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Submit<TResult>(executor, function, [arg1], () => function(arg1));
+    }
+
+    /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
+    public static AioTask<TResult> RunInExecutor<T1, T2, TResult>(Executor? executor, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Submit<TResult>(executor, function, [arg1, arg2], () => function(arg1, arg2));
+    }
+
+    /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
+    public static AioTask<TResult> RunInExecutor<T1, T2, T3, TResult>(Executor? executor, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
+    {
+        ArgumentNullException.ThrowIfNull(function);
+        return Submit<TResult>(executor, function, [arg1, arg2, arg3], () => function(arg1, arg2, arg3));
+    }
+
+    /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
+    public static AioTask RunInExecutor(Executor? executor, Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        return Submit<VoidResult>(executor, action, [], () =>
+        {
+            action();
+            return default;
+        });
+    }
+
+    /// <summary>As <see cref="RunInExecutor(Executor?, Action)"/> with one argument.</summary>
+    public static AioTask RunInExecutor<T1>(Executor? executor, Action<T1> action, T1 arg1)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        return Submit<VoidResult>(executor, action, [arg1], () =>
+        {
+            action(arg1);
+            return default;
+        });
+    }
+
+    private static Future<TResult> Submit<TResult>(Executor? executor, Delegate function, object?[] arguments, Func<TResult> invoker)
+    {
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        var work = new LoopWork<TResult>(loop, function, arguments, invoker);
+        try
+        {
+            ex.Submit(work);
+        }
+        catch
+        {
+            loop.executorPending--;
+            throw;
+        }
+        return work.Future;
+    }
+}
