@@ -1,0 +1,231 @@
+namespace Kettle.Tests;
+
+public class ThreadExecutorTests
+{
+    private static int LoopThread => Environment.CurrentManagedThreadId;
+
+    [Fact]
+    public void ToThread_BlockingFunction_RunsOnAnotherThreadAndResumesOnTheLoop()
+    {
+        async Coroutine<(int Loop, int Worker, int After, string Result)> Main()
+        {
+            int loopThread = LoopThread;
+            int worker = 0;
+            var result = await Aio.ToThread(() =>
+            {
+                worker = Environment.CurrentManagedThreadId;
+                Thread.Sleep(10);
+                return "query results";
+            });
+            return (loopThread, worker, LoopThread, result);
+        }
+
+        var r = Virtual.Run(Main());
+        Assert.Equal("query results", r.Result);
+        Assert.NotEqual(r.Loop, r.Worker);
+        Assert.Equal(r.Loop, r.After);
+    }
+
+    [Fact]
+    public void ToThread_AsyncLocal_FlowsInAndChangesStayInTheThread()
+    {
+        var local = new AsyncLocal<string>();
+        async Coroutine<(string? Seen, string? After)> Main()
+        {
+            local.Value = "parrot";
+            var seen = await Aio.ToThread(() =>
+            {
+                var v = local.Value;
+                local.Value = "changed in thread";
+                return v;
+            });
+            return (seen, local.Value);
+        }
+
+        var r = Virtual.Run(Main());
+        Assert.Equal("parrot", r.Seen);
+        Assert.Equal("parrot", r.After);
+    }
+
+    [Fact]
+    public void ToThread_FunctionThrows_ExceptionSurfacesAtTheAwaitWithItsType()
+    {
+        async Coroutine Main() => await Aio.ToThread(new Func<int>(() => throw new FormatException("bad input")));
+
+        var ex = Assert.Throws<FormatException>(() => Virtual.Run(Main()));
+        Assert.Equal("bad input", ex.Message);
+    }
+
+    [Fact]
+    public void ToThread_WithArguments_PassesThem()
+    {
+        static int Add(int a, int b) => a + b;
+        async Coroutine<int> Main() => await Aio.ToThread(Add, 40, 2);
+
+        Assert.Equal(42, Virtual.Run(Main()));
+    }
+
+    [Fact]
+    public void ToThread_AwaitingTaskCancelled_StopsWaitingAtOnceWhileTheThreadFinishesOnItsOwn()
+    {
+        using var release = new ManualResetEventSlim();
+        bool threadFinished = false;
+        async Coroutine<(bool Cancelled, bool FinishedWhenCancelled)> Main()
+        {
+            var job = Aio.CreateTask(Waiter());
+            await Aio.Sleep(1);
+            job.Cancel();
+            var ex = await Record.ExceptionAsync(async () => await job);
+            bool finishedThen = Volatile.Read(ref threadFinished);
+            release.Set();
+            return (ex is CancelledException, finishedThen);
+        }
+
+        async Coroutine Waiter() => await Aio.ToThread(() =>
+        {
+            release.Wait();
+            Volatile.Write(ref threadFinished, true);
+        });
+
+        var r = Virtual.Run(Main());
+        Assert.True(r.Cancelled);
+        Assert.False(r.FinishedWhenCancelled);
+        Assert.True(Volatile.Read(ref threadFinished)); // Run waited for the default executor's thread
+    }
+
+    [Fact]
+    public void RunInExecutor_QueuedWorkCancelled_NeverRuns()
+    {
+        using var pool = new ThreadPoolExecutor(maxWorkers: 1);
+        using var release = new ManualResetEventSlim();
+        int secondRan = 0;
+        async Coroutine<bool> Main()
+        {
+            var first = Aio.RunInExecutor(pool, () => release.Wait());
+            var second = Aio.RunInExecutor(pool, () => Interlocked.Exchange(ref secondRan, 1));
+            await Aio.Yield();
+            second.Cancel();
+            release.Set();
+            await first;
+            return second.IsCancelled;
+        }
+
+        Assert.True(Virtual.Run(Main()));
+        pool.Shutdown(wait: true);
+        Assert.Equal(0, secondRan);
+    }
+
+    [Fact]
+    public void ThreadPoolExecutor_MaxWorkers_BoundsConcurrency()
+    {
+        using var pool = new ThreadPoolExecutor(maxWorkers: 2);
+        int running = 0, peak = 0;
+        void Work()
+        {
+            int now = Interlocked.Increment(ref running);
+            int seen;
+            while ((seen = Volatile.Read(ref peak)) < now && Interlocked.CompareExchange(ref peak, now, seen) != seen)
+            {
+            }
+            Thread.Sleep(5);
+            Interlocked.Decrement(ref running);
+        }
+
+        async Coroutine Main()
+        {
+            var jobs = Enumerable.Range(0, 20).Select(_ => Aio.RunInExecutor(pool, Work)).ToArray();
+            await Aio.Gather(jobs);
+        }
+
+        Virtual.Run(Main());
+        Assert.InRange(peak, 1, 2);
+    }
+
+    [Fact]
+    public async Task ThreadPoolExecutor_Submit_OutsideALoop_ReturnsATask()
+    {
+        using var pool = new ThreadPoolExecutor(maxWorkers: 2);
+        Assert.Equal(42, await pool.Submit(() => 6 * 7));
+    }
+
+    [Fact]
+    public async Task ThreadPoolExecutor_ShutdownCancellingPending_CancelsQueuedWorkAndRejectsNewWork()
+    {
+        var pool = new ThreadPoolExecutor(maxWorkers: 1);
+        using var release = new ManualResetEventSlim();
+        var running = pool.Submit(() =>
+        {
+            release.Wait();
+            return 1;
+        });
+        var queued = pool.Submit(() => 2);
+        var shutdown = Task.Run(() => pool.Shutdown(wait: true, cancelPending: true));
+        SpinWait.SpinUntil(() => pool.IsShutdown);
+        release.Set();
+        await shutdown;
+
+        Assert.Equal(1, await running);
+        Assert.True(queued.IsCanceled);
+        var ex = Assert.Throws<InvalidOperationException>(() => { _ = pool.Submit(() => 3); });
+        Assert.Contains("shut down", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ThreadPoolExecutor_InvalidMaxWorkers_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ThreadPoolExecutor(maxWorkers: 0));
+    }
+
+    [Fact]
+    public void Run_MainReturnsWhileThreadWorkRuns_WaitsForTheDefaultExecutor()
+    {
+        int finished = 0;
+        async Coroutine Main()
+        {
+            _ = Aio.ToThread(() =>
+            {
+                Thread.Sleep(50);
+                Volatile.Write(ref finished, 1);
+            });
+            await Aio.Yield();
+        }
+
+        Virtual.Run(Main());
+        Assert.Equal(1, Volatile.Read(ref finished));
+    }
+
+    [Fact]
+    public void ToThread_AfterDefaultExecutorShutdown_Throws()
+    {
+        async Coroutine Main()
+        {
+            Aio.GetRunningLoop().ShutdownDefaultExecutor();
+            await Aio.ToThread(() => 1);
+        }
+
+        var ex = Assert.Throws<InvalidOperationException>(() => Virtual.Run(Main()));
+        Assert.Contains("Executor shutdown has been called", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void VirtualTime_ThreadWorkInFlight_IsWaitedForBeforeTimeJumps()
+    {
+        var order = new List<string>();
+        async Coroutine Sleeper()
+        {
+            await Aio.Sleep(10);
+            order.Add("sleeper");
+        }
+
+        async Coroutine Main()
+        {
+            var s = Aio.CreateTask(Sleeper());
+            await Aio.ToThread(() => Thread.Sleep(100));
+            order.Add($"thread at {Aio.GetRunningLoop().Time}");
+            await s;
+        }
+
+        Virtual.Run(Main());
+        Assert.Equal(["thread at 0", "sleeper"], order);
+    }
+}
