@@ -18,7 +18,8 @@ namespace Kettle;
 /// <item>A task cancelled while the barrier fills simply leaves; the barrier is not broken.</item>
 /// <item>When the last task leaves a draining or resetting barrier, it fills again.</item>
 /// </list>
-/// <para>Threading: loop thread only. It binds to the loop that first uses it.</para>
+/// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
+/// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// <para>With implicit usings, <c>Barrier</c> may be ambiguous with <see cref="System.Threading.Barrier"/>:
 /// write <c>Kettle.Barrier</c> or add a using alias.</para>
 /// </remarks>
@@ -32,7 +33,8 @@ public sealed class Barrier
 
     private readonly Condition cond = new();
     private readonly int parties;
-    private EventLoop? loop;
+    // Bound at creation inside a running loop, else by the first loop that uses it.
+    private EventLoop? loop = EventLoop.RunningOnThisThread;
     private byte state;
     // Tasks inside Wait (arrived and not yet left).
     private int count;

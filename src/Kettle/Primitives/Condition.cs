@@ -18,14 +18,16 @@ namespace Kettle;
 /// consumed is not lost; this may cause a spurious wake-up, which the condition-variable protocol allows.</item>
 /// <item><see cref="Notify"/> wakes up to n waiting tasks in FIFO order; each proceeds once it holds the lock.</item>
 /// </list>
-/// <para>Threading: loop thread only. It binds to the loop that first uses it.</para>
+/// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
+/// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
 public sealed class Condition : IWaitSource
 {
     private readonly WaiterList waiters = new();
     private readonly Lock lk;
-    private EventLoop? loop;
+    // Bound at creation inside a running loop, else by the first loop that uses it.
+    private EventLoop? loop = EventLoop.RunningOnThisThread;
 
     /// <summary>Creates a condition over <paramref name="lock"/>, or over a new lock.</summary>
     public Condition(Lock? @lock = null) => lk = @lock ?? new Lock();

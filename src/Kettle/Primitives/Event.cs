@@ -12,13 +12,15 @@ namespace Kettle;
 /// <item><see cref="Clear"/> only resets the flag: waiters already woken still return.</item>
 /// <item><see cref="Wait"/> completes at once, without suspending, when the flag is set.</item>
 /// </list>
-/// <para>Threading: loop thread only. It binds to the loop that first uses it.</para>
+/// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
+/// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
 public sealed class Event : IWaitSource
 {
     private readonly WaiterList waiters = new();
-    private EventLoop? loop;
+    // Bound at creation inside a running loop, else by the first loop that uses it.
+    private EventLoop? loop = EventLoop.RunningOnThisThread;
     private bool value;
 
     /// <summary>Creates an event that is not set.</summary>

@@ -17,7 +17,8 @@ namespace Kettle;
 /// on to the next waiter: no wake-up is lost and the lock is never left held by a task that was cancelled.</item>
 /// <item>Not owned by a task (any task may release it) and not re-entrant.</item>
 /// </list>
-/// <para>Threading: loop thread only. It binds to the loop that first uses it.</para>
+/// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
+/// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// <para>With implicit usings, <c>Lock</c> may be ambiguous with <see cref="System.Threading.Lock"/>: write
 /// <c>Kettle.Lock</c> or add <c>using Lock = Kettle.Lock;</c>.</para>
 /// </remarks>
@@ -25,7 +26,8 @@ namespace Kettle;
 public sealed class Lock : IWaitSource
 {
     private readonly WaiterList waiters = new();
-    private EventLoop? loop;
+    // Bound at creation inside a running loop, else by the first loop that uses it.
+    private EventLoop? loop = EventLoop.RunningOnThisThread;
     // Invariant: if the lock is free, the first waiter (if any) is woken or cancelled, never left pending.
     private bool locked;
 

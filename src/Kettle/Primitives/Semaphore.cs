@@ -16,7 +16,8 @@ namespace Kettle;
 /// <item><see cref="Release"/> adds a permit and wakes the first queued task. A plain semaphore may be released
 /// more often than acquired; <see cref="BoundedSemaphore"/> refuses that.</item>
 /// </list>
-/// <para>Threading: loop thread only. It binds to the loop that first uses it.</para>
+/// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
+/// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// <para>With implicit usings, <c>Semaphore</c> may be ambiguous with <see cref="System.Threading.Semaphore"/>:
 /// write <c>Kettle.Semaphore</c> or add a using alias.</para>
 /// </remarks>
@@ -25,7 +26,8 @@ public class Semaphore : IWaitSource
 {
     private readonly WaiterList waiters = new();
     private readonly int bound;
-    private EventLoop? loop;
+    // Bound at creation inside a running loop, else by the first loop that uses it.
+    private EventLoop? loop = EventLoop.RunningOnThisThread;
     private int value;
 
     /// <summary>Creates a semaphore with <paramref name="value"/> permits.</summary>
@@ -57,6 +59,11 @@ public class Semaphore : IWaitSource
             return LockedCore;
         }
     }
+
+    /// <summary>The free permits (asyncio's <c>_value</c>), for tests.</summary>
+    internal int Value => value;
+
+    internal int WaiterCount => waiters.Count;
 
     private bool LockedCore => value == 0 || waiters.LiveCount > 0;
 

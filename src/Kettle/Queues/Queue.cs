@@ -26,8 +26,9 @@ namespace Kettle;
 /// <see cref="Join"/> if every unfinished item was still queued. All waiting putters and getters are woken.</item>
 /// <item><c>await foreach</c> yields items until the queue is shut down and empty (see <see cref="GetAsyncEnumerator"/>).</item>
 /// </list>
-/// <para>Threading: loop thread only. It binds to the loop that first uses it; before that, it may be filled
-/// and inspected on any single thread.</para>
+/// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
+/// that uses it (before that, it may be filled and inspected on any single thread); while that loop runs, any other
+/// thread gets <see cref="InvalidOperationException"/>.</para>
 /// <para>With implicit usings, <c>Queue&lt;T&gt;</c> may be ambiguous with
 /// <see cref="System.Collections.Generic.Queue{T}"/>: write <c>Kettle.Queue&lt;T&gt;</c> or add a using alias.</para>
 /// </remarks>
@@ -43,7 +44,8 @@ public class Queue<T> : IWaiterOwner, IAsyncEnumerable<T>
     internal readonly WaiterList PuttersList = new();
     // Invariant: set exactly when unfinished == 0.
     private readonly Event finished = new(set: true);
-    private EventLoop? loop;
+    // Bound at creation inside a running loop, else by the first loop that uses it.
+    private EventLoop? loop = EventLoop.RunningOnThisThread;
     private int unfinished;
     private bool shutdown;
 
