@@ -88,7 +88,7 @@ public class Semaphore : IWaitSource
     /// ("BoundedSemaphore released too many times").</exception>
     public void Release()
     {
-        LoopAffinity.Check(ref loop, this, GetType().Name + ".Release");
+        LoopAffinity.Check(ref loop, this, bound >= 0 ? "BoundedSemaphore.Release" : "Semaphore.Release");
         if (bound >= 0 && value >= bound)
         {
             throw new SemaphoreFullException("BoundedSemaphore released too many times");
@@ -136,7 +136,7 @@ public class Semaphore : IWaitSource
 
     WaiterList IWaitSource.Waiters => waiters;
 
-    string IWaitSource.WaitName => GetType().Name + ".Acquire";
+    string IWaitSource.WaitName => bound >= 0 ? "BoundedSemaphore.Acquire" : "Semaphore.Acquire";
 
     void IWaitSource.UndoFastPath() => ReleaseCore();
 
