@@ -1,0 +1,346 @@
+using System.Diagnostics;
+
+namespace Kettle;
+
+/// <summary>
+/// The owner of a <see cref="WaiterList"/>: it runs, at the start of the waiter's next step, the code asyncio
+/// runs right after <c>await fut</c> (its <c>finally</c> and <c>except</c> blocks).
+/// </summary>
+internal interface IWaiterOwner
+{
+    /// <summary>
+    /// The waiter's task resumes. <paramref name="cancelling"/>: a CancelledException will be thrown at the await
+    /// (asyncio: the <c>except CancelledError</c> path), whether the waiter was woken or not.
+    /// Returns false when the owner suspended the waiter again (a queue that is still empty or full).
+    /// </summary>
+    bool OnResume(Waiter waiter, bool cancelling);
+}
+
+/// <summary>
+/// One waiting task or continuation: the counterpart of the future asyncio appends to a primitive's deque.
+/// It is the task's resume frame, so the owner's post-await logic runs before the user's code resumes, in the
+/// same step (no extra loop iteration, as in asyncio where that logic is part of the awaiting coroutine).
+/// </summary>
+internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
+{
+    internal const byte Pending = 0;    // asyncio: future not done
+    internal const byte Woken = 1;      // asyncio: future done with a result
+    internal const byte Cancelled = 2;  // asyncio: future cancelled
+
+    internal readonly IWaiterOwner Owner;
+    internal readonly EventLoop Loop;
+    internal readonly byte Role;
+    /// <summary>The suspended task, or null for a continuation queued without a Kettle task.</summary>
+    internal readonly AioTask? Task;
+    /// <summary>Task: the user's frame to resume after the owner's logic.</summary>
+    internal readonly IFrame? Frame;
+    /// <summary>No task: the continuation to run.</summary>
+    internal readonly Action? Callback;
+
+    // Invariant: List is non-null exactly while the waiter is linked into that list.
+    internal WaiterList? List;
+    internal Waiter? Prev;
+    internal Waiter? Next;
+    internal byte State;
+
+    private Waiter(IWaiterOwner owner, EventLoop loop, byte role, AioTask? task, IFrame? frame, Action? callback)
+    {
+        Owner = owner;
+        Loop = loop;
+        Role = role;
+        Task = task;
+        Frame = frame;
+        Callback = callback;
+    }
+
+    /// <summary>Suspends <paramref name="task"/> (in <paramref name="frame"/>) at the end of <paramref name="list"/>.</summary>
+    internal static void SuspendTask(IWaiterOwner owner, WaiterList list, byte role, AioTask task, IFrame frame)
+    {
+        var w = new Waiter(owner, task.loop!, role, task, frame, null);
+        list.AddLast(w);
+        task.resumeFrame = w;
+        task.waitTarget = w;
+        // A cancel requested earlier in this step reaches CancelWait now.
+        task.AfterSuspend();
+    }
+
+    /// <summary>Queues a foreign continuation (no Kettle task running) at the end of <paramref name="list"/>.</summary>
+    internal static Waiter SuspendCallback(IWaiterOwner owner, WaiterList list, byte role, EventLoop loop, Action callback)
+    {
+        var w = new Waiter(owner, loop, role, null, null, callback);
+        list.AddLast(w);
+        return w;
+    }
+
+    /// <summary>For an awaiter's UnsafeOnCompleted: suspends the running task, or queues the bare continuation.</summary>
+    internal static void SuspendForeign(IWaiterOwner owner, WaiterList list, byte role, Action continuation, string what)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        var current = Suspend.CurrentTaskFor(what, out var loop);
+        if (current is not null)
+        {
+            SuspendTask(owner, list, role, current, new ActionFrame(continuation));
+        }
+        else
+        {
+            SuspendCallback(owner, list, role, loop, continuation);
+        }
+    }
+
+    /// <summary>Waits again at the end of <paramref name="list"/> (asyncio: the next turn of a <c>while</c> loop
+    /// around <c>await fut</c>, with a fresh future). Called from <see cref="IWaiterOwner.OnResume"/>.</summary>
+    internal void Resuspend(WaiterList list)
+    {
+        Debug.Assert(List is null, "A resuspended waiter must have left its list.");
+        State = Pending;
+        list.AddLast(this);
+        if (Task is { } t)
+        {
+            t.resumeFrame = this;
+            t.waitTarget = this;
+            t.AfterSuspend();
+        }
+    }
+
+    /// <summary>asyncio's <c>fut.set_result(...)</c>: the waiter's task is queued (never resumed inline).</summary>
+    internal void Wake()
+    {
+        Debug.Assert(State == Pending, "Only a pending waiter can be woken.");
+        State = Woken;
+        if (Task is { } t)
+        {
+            // A woken waiter can no longer be cancelled through its wait: a later cancel is delivered when it resumes.
+            t.waitTarget = null;
+            Loop.Ready.Enqueue(t);
+        }
+        else
+        {
+            Loop.Ready.Enqueue(this);
+        }
+    }
+
+    /// <summary>Cancels a callback waiter (a foreign awaiter whose token was cancelled): it is queued to resume cancelled.</summary>
+    internal bool CancelCallback()
+    {
+        if (State != Pending)
+        {
+            return false;
+        }
+        State = Cancelled;
+        List?.NoteCancelled();
+        Loop.Ready.Enqueue(this);
+        return true;
+    }
+
+    bool IWaitTarget.CancelWait(AioTask waiter, string? message)
+    {
+        if (State != Pending)
+        {
+            // Already woken: the task core delivers the cancellation when the task resumes, and the owner undoes the grant.
+            return false;
+        }
+        State = Cancelled;
+        List?.NoteCancelled();
+        waiter.waitTarget = null;
+        waiter.DeliverCancelNow();
+        return true;
+    }
+
+    void IFrame.ResumeFrame()
+    {
+        var t = Task!;
+        if (Owner.OnResume(this, (t.flags & AioTask.FlagDeliverCancel) != 0))
+        {
+            AioTask.RunFrame(Frame!, Loop);
+        }
+    }
+
+    void IReadyItem.RunReady()
+    {
+        if (Owner.OnResume(this, State == Cancelled))
+        {
+            Callback!();
+        }
+    }
+}
+
+/// <summary>
+/// A FIFO of waiters, doubly linked through the waiters themselves so that a waiter leaves it in O(1)
+/// (asyncio's <c>deque.remove(fut)</c>). Cancelled waiters stay until their task resumes, as asyncio's futures do.
+/// </summary>
+internal sealed class WaiterList
+{
+    private Waiter? head;
+    private Waiter? tail;
+    private int count;
+    private int cancelled;
+
+    /// <summary>Waiters in the list, cancelled ones included (asyncio: <c>len(deque)</c>).</summary>
+    public int Count => count;
+
+    /// <summary>Waiters in the list that are not cancelled (pending or woken).</summary>
+    public int LiveCount => count - cancelled;
+
+    public Waiter? First => head;
+
+    public void AddLast(Waiter w)
+    {
+        Debug.Assert(w.List is null, "A waiter is in one list at a time.");
+        w.List = this;
+        w.Prev = tail;
+        w.Next = null;
+        if (tail is null)
+        {
+            head = w;
+        }
+        else
+        {
+            tail.Next = w;
+        }
+        tail = w;
+        count++;
+        if (w.State == Waiter.Cancelled)
+        {
+            cancelled++;
+        }
+    }
+
+    /// <summary>Removes <paramref name="w"/> if it is still linked here (it may have been popped by a wake-up).</summary>
+    public void Remove(Waiter w)
+    {
+        if (w.List != this)
+        {
+            return;
+        }
+        if (w.Prev is null)
+        {
+            head = w.Next;
+        }
+        else
+        {
+            w.Prev.Next = w.Next;
+        }
+        if (w.Next is null)
+        {
+            tail = w.Prev;
+        }
+        else
+        {
+            w.Next.Prev = w.Prev;
+        }
+        w.Prev = w.Next = null;
+        w.List = null;
+        count--;
+        if (w.State == Waiter.Cancelled)
+        {
+            cancelled--;
+        }
+    }
+
+    public Waiter? PopFirst()
+    {
+        var w = head;
+        if (w is not null)
+        {
+            Remove(w);
+        }
+        return w;
+    }
+
+    internal void NoteCancelled() => cancelled++;
+
+    /// <summary>Wakes the first pending waiter, dropping the done ones before it (asyncio queues' <c>_wakeup_next</c>).</summary>
+    public void PopAndWakeNext()
+    {
+        while (PopFirst() is { } w)
+        {
+            if (w.State == Waiter.Pending)
+            {
+                w.Wake();
+                return;
+            }
+        }
+    }
+
+    /// <summary>Wakes up to <paramref name="n"/> pending waiters in FIFO order, leaving them in the list; returns how many.</summary>
+    public int WakePending(int n)
+    {
+        int woken = 0;
+        for (var w = head; w is not null && woken < n; w = w.Next)
+        {
+            if (w.State == Waiter.Pending)
+            {
+                w.Wake();
+                woken++;
+            }
+        }
+        return woken;
+    }
+
+    /// <summary>Pops every waiter, waking the pending ones (asyncio's shutdown).</summary>
+    public void PopAndWakeAll()
+    {
+        while (PopFirst() is { } w)
+        {
+            if (w.State == Waiter.Pending)
+            {
+                w.Wake();
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Binds a primitive to the loop that first uses it (asyncio 3.10+'s <c>_LoopBoundMixin</c>) and keeps other
+/// threads out: while its loop runs, only that loop's thread may touch the primitive.
+/// </summary>
+internal static class LoopAffinity
+{
+    /// <summary>Checks the caller may touch a primitive bound to <paramref name="bound"/>, binding it to the running loop if unbound.
+    /// With no loop running anywhere for it, single-threaded set-up and inspection are allowed.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static void Check(ref EventLoop? bound, object primitive, string operation)
+    {
+        var running = EventLoop.RunningOnThisThread;
+        if (bound is not null && ReferenceEquals(bound, running))
+        {
+            return;
+        }
+        CheckSlow(ref bound, running, primitive, operation);
+    }
+
+    private static void CheckSlow(ref EventLoop? bound, EventLoop? running, object primitive, string operation)
+    {
+        var b = bound;
+        if (b is null)
+        {
+            if (running is null)
+            {
+                return;
+            }
+            b = Interlocked.CompareExchange(ref bound, running, null) ?? running;
+            if (ReferenceEquals(b, running))
+            {
+                return;
+            }
+        }
+        if (running is null)
+        {
+            if (!b.IsRunning)
+            {
+                return;
+            }
+            throw new InvalidOperationException(
+                $"{operation} was called on thread {Environment.CurrentManagedThreadId}, but this {NameOf(primitive)} belongs to an " +
+                "event loop running on another thread. Kettle primitives are loop-thread only: reach the loop with CallSoonThreadsafe.");
+        }
+        throw new InvalidOperationException($"{operation}: this {NameOf(primitive)} is bound to a different event loop.");
+    }
+
+    private static string NameOf(object primitive)
+    {
+        var n = primitive.GetType().Name;
+        int tick = n.IndexOf('`', StringComparison.Ordinal);
+        return tick < 0 ? n : n[..tick];
+    }
+}

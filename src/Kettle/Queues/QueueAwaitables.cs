@@ -1,0 +1,81 @@
+using System.Runtime.CompilerServices;
+
+namespace Kettle;
+
+/// <summary>What <see cref="Queue{T}.Put"/> returns: awaiting it puts the item, waiting while the queue is full.</summary>
+/// <typeparam name="T">The item type.</typeparam>
+/// <remarks>Threading: loop thread only. Await it once, right away.</remarks>
+public readonly struct QueuePutAwaitable<T> : ICriticalNotifyCompletion, ILoopAwaiter
+{
+    private readonly Queue<T> queue;
+    private readonly T item;
+    private readonly bool ready;
+
+    internal QueuePutAwaitable(Queue<T> queue, T item, bool ready)
+    {
+        this.queue = queue;
+        this.item = item;
+        this.ready = ready;
+    }
+
+    /// <summary>Gets the awaiter (the awaitable itself).</summary>
+    public QueuePutAwaitable<T> GetAwaiter() => this;
+
+    /// <summary>Whether the put can happen without waiting.</summary>
+    public bool IsCompleted => ready;
+
+    /// <summary>Puts the item; throws <see cref="CancelledException"/> if the task was cancelled while waiting
+    /// (nothing is put) and <see cref="QueueShutDownException"/> if the queue is shut down.</summary>
+    public void GetResult()
+    {
+        AioTask.ThrowIfCancelDelivered();
+        queue.PutNowaitCore(item);
+    }
+
+    /// <inheritdoc/>
+    public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
+
+    /// <inheritdoc/>
+    public void UnsafeOnCompleted(Action continuation) =>
+        Waiter.SuspendForeign(queue, queue.PuttersList, Queue<T>.PutterRole, continuation, "Queue.Put");
+
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.PuttersList, Queue<T>.PutterRole, frame.owner!, frame);
+}
+
+/// <summary>What <see cref="Queue{T}.Get"/> returns: awaiting it takes an item, waiting while the queue is empty.</summary>
+/// <typeparam name="T">The item type.</typeparam>
+/// <remarks>Threading: loop thread only. Await it once, right away.</remarks>
+public readonly struct QueueGetAwaitable<T> : ICriticalNotifyCompletion, ILoopAwaiter
+{
+    private readonly Queue<T> queue;
+    private readonly bool ready;
+
+    internal QueueGetAwaitable(Queue<T> queue, bool ready)
+    {
+        this.queue = queue;
+        this.ready = ready;
+    }
+
+    /// <summary>Gets the awaiter (the awaitable itself).</summary>
+    public QueueGetAwaitable<T> GetAwaiter() => this;
+
+    /// <summary>Whether the get can happen without waiting.</summary>
+    public bool IsCompleted => ready;
+
+    /// <summary>Takes the item; throws <see cref="CancelledException"/> if the task was cancelled while waiting
+    /// (nothing is taken) and <see cref="QueueShutDownException"/> if the queue is shut down and empty.</summary>
+    public T GetResult()
+    {
+        AioTask.ThrowIfCancelDelivered();
+        return queue.GetNowaitCore();
+    }
+
+    /// <inheritdoc/>
+    public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
+
+    /// <inheritdoc/>
+    public void UnsafeOnCompleted(Action continuation) =>
+        Waiter.SuspendForeign(queue, queue.Getters, Queue<T>.GetterRole, continuation, "Queue.Get");
+
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.Getters, Queue<T>.GetterRole, frame.owner!, frame);
+}
