@@ -687,4 +687,42 @@ public class TaskGroupTests
 
         Assert.Equal((2, 1, "<TaskGroup tasks=1 entered>"), Virtual.Run(Main()));
     }
+
+    [Fact]
+    public void Run_NestedGroupsBothFailAtOnce_InnerSeesOnlyItsErrorCancellingLevelsRestored()
+    {
+        // test_nested_groups_both_cancelled.
+        static async Coroutine<(string, int, string, int)> Main()
+        {
+            string innerCaught = "", outerCaught = "";
+            int cancellingInside = -1;
+            try
+            {
+                await TaskGroup.Run(async outerTg =>
+                {
+                    try
+                    {
+                        await TaskGroup.Run(async innerTg =>
+                        {
+                            _ = innerTg.CreateTask(Co.Throw(new InvalidOperationException("runtime"), 0));
+                            _ = outerTg.CreateTask(Co.Throw(new ArgumentException("value"), 0));
+                            await Aio.Yield();
+                        });
+                    }
+                    catch (ExceptionGroup eg)
+                    {
+                        innerCaught = string.Join(",", eg.Leaves().Select(e => e.GetType().Name));
+                    }
+                    cancellingInside = Aio.CurrentTask!.Cancelling();
+                });
+            }
+            catch (ExceptionGroup eg)
+            {
+                outerCaught = string.Join(",", eg.Leaves().Select(e => e.GetType().Name));
+            }
+            return (innerCaught, cancellingInside, outerCaught, Aio.CurrentTask!.Cancelling());
+        }
+
+        Assert.Equal(("InvalidOperationException", 1, "ArgumentException", 0), Virtual.Run(Main()));
+    }
 }

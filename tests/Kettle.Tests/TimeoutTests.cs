@@ -561,4 +561,58 @@ public class TimeoutTests
 
         Assert.IsType<TestException>(Virtual.Run(Main()));
     }
+
+    [Fact]
+    public void Timeout_AroundTaskGroupWhoseChildFailsInCleanup_GroupPassesThroughNotTimeout()
+    {
+        // test_timeout_taskgroup: the group's ExceptionGroup comes out (asyncio only threads a TimeoutError
+        // into its __context__ chain, which .NET exceptions do not have: Kettle passes the group unchanged).
+        static async Coroutine<(Exception?, bool, int)> Main()
+        {
+            async Coroutine Task()
+            {
+                try
+                {
+                    await Aio.Sleep(2); // interrupted after 0.01
+                }
+                catch (CancelledException)
+                {
+                    throw new DivideByZeroException(); // crash in cleanup
+                }
+            }
+
+            TimeoutScope scope = null!;
+            Exception? caught = null;
+            try
+            {
+                await Aio.Timeout(0.01, async s =>
+                {
+                    scope = s;
+                    await TaskGroup.Run(async tg =>
+                    {
+                        _ = tg.CreateTask(Task());
+                        try
+                        {
+                            throw new ArgumentException("value");
+                        }
+                        finally
+                        {
+                            await Aio.Sleep(1);
+                        }
+                    });
+                });
+            }
+            catch (Exception ex)
+            {
+                caught = ex;
+            }
+            return (caught, scope.Expired, Aio.CurrentTask!.Cancelling());
+        }
+
+        var (caught, expired, cancelling) = Virtual.Run(Main());
+        var eg = Assert.IsType<ExceptionGroup>(caught);
+        Assert.IsType<DivideByZeroException>(Assert.Single(eg.Exceptions));
+        Assert.True(expired);
+        Assert.Equal(0, cancelling);
+    }
 }
