@@ -77,7 +77,21 @@ public static partial class Aio
 
     private static EventLoop CheckTasks(AioTask[] tasks)
     {
-        var loop = CheckTasks(tasks);
+        // Was a call to itself (endless recursion: Gather of tasks overflowed the stack). The checks asyncio's
+        // ensure_future does: no null, and every task on the running loop.
+        ArgumentNullException.ThrowIfNull(tasks);
+        var loop = GetRunningLoop();
+        foreach (var t in tasks)
+        {
+            if (t is null)
+            {
+                throw new ArgumentException("The tasks contain null.", nameof(tasks));
+            }
+            if (t.loop != loop)
+            {
+                throw new InvalidOperationException($"Task '{t.Name}' is attached to a different loop than the gather.");
+            }
+        }
         return loop;
     }
 }

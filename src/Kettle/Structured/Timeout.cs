@@ -229,17 +229,23 @@ public static partial class Aio
     /// </summary>
     public static Coroutine<T> WaitFor<T>(Coroutine<T> coroutine, double? seconds)
     {
+        _ = coroutine.Box ?? throw CoroutineBox.DefaultCoroutine();
+        return WaitForCore(coroutine, seconds);
+    }
+
+    // asyncio's wait_for is an async def: the deadline is computed, and a zero-timeout coroutine scheduled,
+    // when it starts running, not when it is called (a WaitFor made now and awaited later gets its full time).
+    private static async Coroutine<T> WaitForCore<T>(Coroutine<T> coroutine, double? seconds)
+    {
         if (seconds is null)
         {
-            return Plain(coroutine);
+            return await coroutine;
         }
         if (seconds <= 0)
         {
-            return WaitForNow(GetRunningLoop().CreateTask(coroutine));
+            return await WaitForNow(GetRunningLoop().CreateTask(coroutine));
         }
-        return Timeout(seconds, _ => coroutine);
-
-        static async Coroutine<T> Plain(Coroutine<T> c) => await c;
+        return await Timeout(seconds, _ => coroutine);
     }
 
     /// <summary>Awaits <paramref name="task"/> with a timeout; on expiry the task is cancelled, waited for, and
@@ -247,15 +253,21 @@ public static partial class Aio
     public static Coroutine<T> WaitFor<T>(AioTask<T> task, double? seconds)
     {
         ArgumentNullException.ThrowIfNull(task);
+        return WaitForCore(task, seconds);
+    }
+
+    // As for a coroutine: the deadline counts from when the wait starts.
+    private static async Coroutine<T> WaitForCore<T>(AioTask<T> task, double? seconds)
+    {
         if (seconds is null)
         {
-            return Plain(task);
+            return await task;
         }
         if (seconds <= 0)
         {
-            return WaitForNow(task);
+            return await WaitForNow(task);
         }
-        return Timeout(seconds, _ => Plain(task));
+        return await Timeout(seconds, _ => Plain(task));
 
         static async Coroutine<T> Plain(AioTask<T> t) => await t;
     }

@@ -124,7 +124,10 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
     private readonly Queue<AioTask<T>> done = new();
     private readonly int total;
     private int handedOut;
-    private Future<bool>? waiter;
+    // One future per pending NextDone: the awaitables of a plain foreach may be awaited concurrently (asyncio's
+    // queue wakes each getter); a single shared field lost the first waiter's wake-up, and one shared future
+    // would be cancelled for every waiter when one of them is cancelled.
+    private readonly List<Future<bool>> waiters = new();
     private bool timedOut;
 
     internal AsCompleted(EventLoop loop, IEnumerable<AioTask<T>> tasks, double? timeout)
@@ -138,8 +141,14 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
         total = set.Count;
         Action<AioTask> onDone = t =>
         {
+            if (timedOut)
+            {
+                // asyncio removes its callbacks at the deadline: what was still pending then stays a timeout,
+                // even if it finishes before the consumer asks.
+                return;
+            }
             done.Enqueue((AioTask<T>)t);
-            waiter?.TrySetResult(true);
+            WakeAll(true);
         };
         foreach (var t in set)
         {
@@ -150,7 +159,7 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
             loop.CallLater(s, () =>
             {
                 timedOut = true;
-                waiter?.TrySetResult(false);
+                WakeAll(false);
             });
         }
     }
@@ -164,17 +173,26 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
             {
                 throw new TimeoutException("as_completed: the timeout expired before every task finished.");
             }
-            waiter = new Future<bool>(loop);
+            var waiter = new Future<bool>(loop);
+            waiters.Add(waiter);
             try
             {
                 await waiter;
             }
             finally
             {
-                waiter = null;
+                waiters.Remove(waiter);
             }
         }
         return done.Dequeue();
+    }
+
+    private void WakeAll(bool value)
+    {
+        foreach (var w in waiters)
+        {
+            w.TrySetResult(value);
+        }
     }
 
     /// <summary>For <c>await foreach</c>: yields the tasks themselves, in completion order.</summary>
