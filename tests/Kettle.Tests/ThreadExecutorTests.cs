@@ -69,11 +69,15 @@ public class ThreadExecutorTests
     public void ToThread_AwaitingTaskCancelled_StopsWaitingAtOnceWhileTheThreadFinishesOnItsOwn()
     {
         using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
         bool threadFinished = false;
         async Coroutine<(bool Cancelled, bool FinishedWhenCancelled)> Main()
         {
             var job = Aio.CreateTask(Waiter());
-            await Aio.Sleep(1);
+            while (!started.IsSet)
+            {
+                await Aio.Yield(); // until the work is running (cancelling it while queued would drop it)
+            }
             job.Cancel();
             var ex = await Record.ExceptionAsync(async () => await job);
             bool finishedThen = Volatile.Read(ref threadFinished);
@@ -83,6 +87,7 @@ public class ThreadExecutorTests
 
         async Coroutine Waiter() => await Aio.ToThread(() =>
         {
+            started.Set();
             release.Wait();
             Volatile.Write(ref threadFinished, true);
         });

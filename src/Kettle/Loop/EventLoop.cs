@@ -52,8 +52,8 @@ public sealed partial class EventLoop : IDisposable
     /// while one does, since its completion may arrive at any real moment. Loop thread only.</summary>
     internal int externalPending;
 
-    /// <summary>Executor work submitted from this loop and not yet back: virtual time waits for it without
-    /// limit, since Kettle knows it will come back. Loop thread only.</summary>
+    /// <summary>Executor work submitted from this loop and not yet back: like <see cref="externalPending"/>,
+    /// virtual time does not jump while some is in flight (up to the clock's ExternalWaitLimit). Loop thread only.</summary>
     internal int executorPending;
 
     /// <summary>Creates a loop. Most programs let <see cref="Aio.Run{T}(Coroutine{T}, RunOptions?)"/> or a
@@ -309,9 +309,10 @@ public sealed partial class EventLoop : IDisposable
             {
                 if (executorPending > 0 || externalPending > 0 || !hasTimer)
                 {
-                    // Something outside may still post back (a thread, a socket): wait for it in real time.
-                    // Executor work always comes back; other foreign waits are bounded by ExternalWaitLimit.
-                    WaitForInbox(hasTimer && executorPending == 0 && virtualClock.ExternalWaitLimit is { } lim ? lim.Ticks : -1);
+                    // Something outside may still post back (a thread, a socket): wait for it in real time, but
+                    // only up to ExternalWaitLimit when a timer is due: the outside work may itself be waiting for
+                    // something the loop does after that timer, and jumping late beats deadlocking.
+                    WaitForInbox(hasTimer && virtualClock.ExternalWaitLimit is { } lim ? lim.Ticks : -1);
                     DrainInbox();
                     if (Ready.Count == 0 && hasTimer)
                     {

@@ -7,7 +7,7 @@ internal interface IWaitSource : IWaiterOwner
 {
     WaiterList Waiters { get; }
 
-    /// <summary>"Lock.Acquire" and the like, for error messages.</summary>
+    /// <summary>"AioLock.Acquire" and the like, for error messages.</summary>
     string WaitName { get; }
 
     /// <summary>A cancellation was delivered at an await that completed without suspending: give back what it took.</summary>
@@ -18,7 +18,7 @@ internal interface IWaitSource : IWaiterOwner
 }
 
 /// <summary>
-/// What <see cref="Lock.Acquire"/>, <see cref="Semaphore.Acquire"/> and <see cref="Condition.Acquire"/> return.
+/// What <see cref="AioLock.Acquire"/>, <see cref="AioSemaphore.Acquire"/> and <see cref="AioCondition.Acquire"/> return.
 /// Awaiting it acquires; its result is a <see cref="Releaser"/>, so <c>using (await l.Acquire()) { ... }</c> is
 /// asyncio's <c>async with l:</c>. It completes without suspending when the primitive is free and nobody queues
 /// (no allocation); otherwise it is a cancellation point.
@@ -68,7 +68,7 @@ public readonly struct AcquireAwaitable : ICriticalNotifyCompletion, ILoopAwaite
 }
 
 /// <summary>
-/// What <see cref="Event.Wait"/> and <see cref="Queue{T}.Join"/> return. It completes without suspending when
+/// What <see cref="AioEvent.Wait"/> and <see cref="AioQueue{T}.Join"/> return. It completes without suspending when
 /// there is nothing to wait for; otherwise it is a cancellation point.
 /// </summary>
 /// <remarks>Threading: loop thread only. Await it once, right away.</remarks>

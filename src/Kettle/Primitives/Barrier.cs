@@ -7,11 +7,11 @@ namespace Kettle;
 /// asyncio counterpart: <c>asyncio.Barrier</c>.
 /// </summary>
 /// <remarks>
-/// <para>Semantics, as asyncio's (built on a <see cref="Condition"/>):</para>
+/// <para>Semantics, as asyncio's (built on a <see cref="AioCondition"/>):</para>
 /// <list type="bullet">
 /// <item>States: filling, draining (the last party arrived and the others are leaving), resetting, broken.</item>
 /// <item><see cref="Wait"/> first waits while the barrier drains or resets; it throws
-/// <see cref="BrokenBarrierException"/> ("Barrier aborted") when the barrier is broken. Its result is the arrival
+/// <see cref="BrokenBarrierException"/> ("AioBarrier aborted") when the barrier is broken. Its result is the arrival
 /// index, 0 to parties - 1. The last arrival starts draining and wakes the others.</item>
 /// <item>Tasks waiting in a barrier that is reset or aborted throw <see cref="BrokenBarrierException"/>
 /// ("Abort or reset of barrier").</item>
@@ -20,18 +20,16 @@ namespace Kettle;
 /// </list>
 /// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
 /// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
-/// <para>With implicit usings, <c>Barrier</c> may be ambiguous with <see cref="System.Threading.Barrier"/>:
-/// write <c>Kettle.Barrier</c> or add a using alias.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class Barrier
+public sealed class AioBarrier
 {
     private const byte Filling = 0;
     private const byte Draining = 1;
     private const byte Resetting = 2;
     private const byte Broken = 3;
 
-    private readonly Condition cond = new();
+    private readonly AioCondition cond = new();
     private readonly int parties;
     // Bound at creation inside a running loop, else by the first loop that uses it.
     private EventLoop? loop = EventLoop.RunningOnThisThread;
@@ -41,7 +39,7 @@ public sealed class Barrier
 
     /// <summary>Creates a barrier for <paramref name="parties"/> tasks.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="parties"/> is less than 1 ("parties must be >= 1").</exception>
-    public Barrier(int parties)
+    public AioBarrier(int parties)
     {
         if (parties < 1)
         {
@@ -188,14 +186,14 @@ public sealed class Barrier
         }
     }
 
-    /// <summary>"&lt;Barrier [filling, waiters:2/5]&gt;" or "&lt;Barrier [broken]&gt;", as asyncio's repr.</summary>
+    /// <summary>"&lt;AioBarrier [filling, waiters:2/5]&gt;" or "&lt;AioBarrier [broken]&gt;", as asyncio's repr.</summary>
     public override string ToString() => state == Broken
         ? "<Barrier [broken]>"
         : $"<Barrier [{(state == Filling ? "filling" : state == Draining ? "draining" : "resetting")}, waiters:{(state == Filling ? count : 0)}/{parties}]>";
 }
 
 /// <summary>
-/// Thrown by <see cref="Barrier.Wait"/> when the barrier is broken, or is reset or aborted while a task waits.
+/// Thrown by <see cref="AioBarrier.Wait"/> when the barrier is broken, or is reset or aborted while a task waits.
 /// asyncio counterpart: <c>asyncio.BrokenBarrierError</c>.
 /// </summary>
 public class BrokenBarrierException : Exception

@@ -4,7 +4,7 @@ using System.Runtime.ExceptionServices;
 namespace Kettle;
 
 /// <summary>
-/// A condition variable: tasks wait, with a <see cref="Lock"/> held, until another task notifies them.
+/// A condition variable: tasks wait, with a <see cref="AioLock"/> held, until another task notifies them.
 /// asyncio counterpart: <c>asyncio.Condition</c>.
 /// </summary>
 /// <remarks>
@@ -22,24 +22,24 @@ namespace Kettle;
 /// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class Condition : IWaitSource
+public sealed class AioCondition : IWaitSource
 {
     private readonly WaiterList waiters = new();
-    private readonly Lock lk;
+    private readonly AioLock lk;
     // Bound at creation inside a running loop, else by the first loop that uses it.
     private EventLoop? loop = EventLoop.RunningOnThisThread;
 
     /// <summary>Creates a condition over <paramref name="lock"/>, or over a new lock.</summary>
-    public Condition(Lock? @lock = null) => lk = @lock ?? new Lock();
+    public AioCondition(AioLock? @lock = null) => lk = @lock ?? new AioLock();
 
     /// <summary>Whether the underlying lock is held. asyncio: <c>locked()</c>.</summary>
     public bool IsLocked => lk.IsLocked;
 
-    /// <summary>Acquires the underlying lock; see <see cref="Lock.Acquire"/>.
+    /// <summary>Acquires the underlying lock; see <see cref="AioLock.Acquire"/>.
     /// <c>using (await c.Acquire()) { ... }</c> is asyncio's <c>async with cond:</c>.</summary>
     public AcquireAwaitable Acquire() => lk.Acquire();
 
-    /// <summary>Releases the underlying lock; see <see cref="Lock.Release"/>.</summary>
+    /// <summary>Releases the underlying lock; see <see cref="AioLock.Release"/>.</summary>
     public void Release() => lk.Release();
 
     /// <summary>
@@ -156,7 +156,7 @@ public sealed class Condition : IWaitSource
     {
     }
 
-    /// <summary>"&lt;Condition [locked, waiters:1]&gt;", as asyncio's repr.</summary>
+    /// <summary>"&lt;AioCondition [locked, waiters:1]&gt;", as asyncio's repr.</summary>
     public override string ToString() =>
         "<Condition [" + (lk.IsLockedCore ? "locked" : "unlocked") + (waiters.Count > 0 ? $", waiters:{waiters.Count}" : "") + "]>";
 }

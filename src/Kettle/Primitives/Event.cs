@@ -16,7 +16,7 @@ namespace Kettle;
 /// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class Event : IWaitSource
+public sealed class AioEvent : IWaitSource
 {
     private readonly WaiterList waiters = new();
     // Bound at creation inside a running loop, else by the first loop that uses it.
@@ -24,11 +24,11 @@ public sealed class Event : IWaitSource
     private bool value;
 
     /// <summary>Creates an event that is not set.</summary>
-    public Event()
+    public AioEvent()
     {
     }
 
-    internal Event(bool set) => value = set;
+    internal AioEvent(bool set) => value = set;
 
     /// <summary>Whether the flag is set. asyncio: <c>is_set()</c>.</summary>
     public bool IsSet
@@ -95,7 +95,7 @@ public sealed class Event : IWaitSource
     {
     }
 
-    /// <summary>"&lt;Event [set]&gt;" or "&lt;Event [unset, waiters:2]&gt;", as asyncio's repr.</summary>
+    /// <summary>"&lt;AioEvent [set]&gt;" or "&lt;AioEvent [unset, waiters:2]&gt;", as asyncio's repr.</summary>
     public override string ToString() =>
         "<Event [" + (value ? "set" : "unset") + (waiters.Count > 0 ? $", waiters:{waiters.Count}" : "") + "]>";
 }

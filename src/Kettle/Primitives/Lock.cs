@@ -19,11 +19,9 @@ namespace Kettle;
 /// </list>
 /// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
 /// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
-/// <para>With implicit usings, <c>Lock</c> may be ambiguous with <see cref="System.Threading.Lock"/>: write
-/// <c>Kettle.Lock</c> or add <c>using Lock = Kettle.Lock;</c>.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class Lock : IWaitSource
+public sealed class AioLock : IWaitSource
 {
     private readonly WaiterList waiters = new();
     // Bound at creation inside a running loop, else by the first loop that uses it.
@@ -32,7 +30,7 @@ public sealed class Lock : IWaitSource
     private bool locked;
 
     /// <summary>Creates a free lock.</summary>
-    public Lock()
+    public AioLock()
     {
     }
 
@@ -66,7 +64,7 @@ public sealed class Lock : IWaitSource
     }
 
     /// <summary>Releases the lock and wakes the first queued waiter. asyncio counterpart: <c>release()</c>.</summary>
-    /// <exception cref="InvalidOperationException">The lock is not held ("Lock is not acquired.").</exception>
+    /// <exception cref="InvalidOperationException">The lock is not held ("AioLock is not acquired.").</exception>
     public void Release()
     {
         LoopAffinity.Check(ref loop, this, "Lock.Release");
@@ -121,7 +119,7 @@ public sealed class Lock : IWaitSource
 
     void IWaitSource.ReleaseFromScope() => Release();
 
-    /// <summary>"&lt;Lock [locked, waiters:1]&gt;", as asyncio's repr.</summary>
+    /// <summary>"&lt;AioLock [locked, waiters:1]&gt;", as asyncio's repr.</summary>
     public override string ToString() =>
         "<Lock [" + (locked ? "locked" : "unlocked") + (waiters.Count > 0 ? $", waiters:{waiters.Count}" : "") + "]>";
 

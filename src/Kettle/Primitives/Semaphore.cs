@@ -14,15 +14,13 @@ namespace Kettle;
 /// permit is given back and passed on. After each wait, while permits remain, further queued tasks are woken, so
 /// one release can end up waking several waiters.</item>
 /// <item><see cref="Release"/> adds a permit and wakes the first queued task. A plain semaphore may be released
-/// more often than acquired; <see cref="BoundedSemaphore"/> refuses that.</item>
+/// more often than acquired; <see cref="AioBoundedSemaphore"/> refuses that.</item>
 /// </list>
 /// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
 /// that uses it; while that loop runs, any other thread gets <see cref="InvalidOperationException"/>.</para>
-/// <para>With implicit usings, <c>Semaphore</c> may be ambiguous with <see cref="System.Threading.Semaphore"/>:
-/// write <c>Kettle.Semaphore</c> or add a using alias.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public class Semaphore : IWaitSource
+public class AioSemaphore : IWaitSource
 {
     private readonly WaiterList waiters = new();
     private readonly int bound;
@@ -32,12 +30,12 @@ public class Semaphore : IWaitSource
 
     /// <summary>Creates a semaphore with <paramref name="value"/> permits.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="value"/> is negative.</exception>
-    public Semaphore(int value = 1)
+    public AioSemaphore(int value = 1)
         : this(value, -1)
     {
     }
 
-    private protected Semaphore(int value, int bound)
+    private protected AioSemaphore(int value, int bound)
     {
         if (value < 0)
         {
@@ -84,8 +82,8 @@ public class Semaphore : IWaitSource
     }
 
     /// <summary>Gives a permit back and wakes the first queued task. asyncio counterpart: <c>release()</c>.</summary>
-    /// <exception cref="SemaphoreFullException">A <see cref="BoundedSemaphore"/> would go above its initial value
-    /// ("BoundedSemaphore released too many times").</exception>
+    /// <exception cref="SemaphoreFullException">A <see cref="AioBoundedSemaphore"/> would go above its initial value
+    /// ("AioBoundedSemaphore released too many times").</exception>
     public void Release()
     {
         LoopAffinity.Check(ref loop, this, bound >= 0 ? "BoundedSemaphore.Release" : "Semaphore.Release");
@@ -142,9 +140,9 @@ public class Semaphore : IWaitSource
 
     void IWaitSource.ReleaseFromScope() => Release();
 
-    /// <summary>"&lt;Semaphore [unlocked, value:1]&gt;", as asyncio's repr.</summary>
+    /// <summary>"&lt;AioSemaphore [unlocked, value:1]&gt;", as asyncio's repr.</summary>
     public override string ToString() =>
-        $"<{GetType().Name} [" + (LockedCore ? "locked" : $"unlocked, value:{value}") +
+        $"<{LoopAffinity.NameOf(this)} [" + (LockedCore ? "locked" : $"unlocked, value:{value}") +
         (waiters.Count > 0 ? $", waiters:{waiters.Count}" : "") + "]>";
 
     [Conditional("DEBUG")]
@@ -156,15 +154,15 @@ public class Semaphore : IWaitSource
 }
 
 /// <summary>
-/// A <see cref="Semaphore"/> that refuses to be released above its initial value.
+/// A <see cref="AioSemaphore"/> that refuses to be released above its initial value.
 /// asyncio counterpart: <c>asyncio.BoundedSemaphore</c>.
 /// </summary>
 /// <remarks>Threading: loop thread only.</remarks>
-public sealed class BoundedSemaphore : Semaphore
+public sealed class AioBoundedSemaphore : AioSemaphore
 {
     /// <summary>Creates a bounded semaphore with <paramref name="value"/> permits, also its upper bound.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="value"/> is negative.</exception>
-    public BoundedSemaphore(int value = 1)
+    public AioBoundedSemaphore(int value = 1)
         : base(value, value)
     {
     }

@@ -337,10 +337,12 @@ internal static class LoopAffinity
         throw new InvalidOperationException($"{operation}: this {NameOf(primitive)} is bound to a different event loop.");
     }
 
-    private static string NameOf(object primitive)
+    /// <summary>asyncio's class name for a primitive, for reprs: "AioLifoQueue`1" gives "LifoQueue".</summary>
+    internal static string NameOf(object primitive)
     {
         var n = primitive.GetType().Name;
         int tick = n.IndexOf('`', StringComparison.Ordinal);
-        return tick < 0 ? n : n[..tick];
+        n = tick < 0 ? n : n[..tick];
+        return n.StartsWith("Aio", StringComparison.Ordinal) ? n[3..] : n;
     }
 }

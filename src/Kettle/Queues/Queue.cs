@@ -29,11 +29,9 @@ namespace Kettle;
 /// <para>Threading: loop thread only. It belongs to the loop running when it is created, or else to the first loop
 /// that uses it (before that, it may be filled and inspected on any single thread); while that loop runs, any other
 /// thread gets <see cref="InvalidOperationException"/>.</para>
-/// <para>With implicit usings, <c>Queue&lt;T&gt;</c> may be ambiguous with
-/// <see cref="System.Collections.Generic.Queue{T}"/>: write <c>Kettle.Queue&lt;T&gt;</c> or add a using alias.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
-public class Queue<T> : IWaiterOwner, IAsyncEnumerable<T>
+public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
 {
     internal const byte GetterRole = 1;
     internal const byte PutterRole = 2;
@@ -43,19 +41,19 @@ public class Queue<T> : IWaiterOwner, IAsyncEnumerable<T>
     internal readonly WaiterList Getters = new();
     internal readonly WaiterList PuttersList = new();
     // Invariant: set exactly when unfinished == 0.
-    private readonly Event finished = new(set: true);
+    private readonly AioEvent finished = new(set: true);
     // Bound at creation inside a running loop, else by the first loop that uses it.
     private EventLoop? loop = EventLoop.RunningOnThisThread;
     private int unfinished;
     private bool shutdown;
 
     /// <summary>Creates a queue holding at most <paramref name="maxSize"/> items; zero or less means unbounded.</summary>
-    public Queue(int maxSize = 0)
+    public AioQueue(int maxSize = 0)
         : this(maxSize, new FifoStore<T>())
     {
     }
 
-    private protected Queue(int maxSize, ItemStore<T> store)
+    private protected AioQueue(int maxSize, ItemStore<T> store)
     {
         this.maxSize = maxSize;
         this.store = store;
@@ -285,9 +283,7 @@ public class Queue<T> : IWaiterOwner, IAsyncEnumerable<T>
     /// <summary>"&lt;Queue maxsize=0 _queue=[1, 2] tasks=2&gt;", as asyncio's repr.</summary>
     public override string ToString()
     {
-        var name = GetType().Name;
-        int tick = name.IndexOf('`', StringComparison.Ordinal);
-        var sb = new StringBuilder("<").Append(tick < 0 ? name : name[..tick]);
+        var sb = new StringBuilder("<").Append(LoopAffinity.NameOf(this));
         sb.Append(CultureInfo.InvariantCulture, $" maxsize={maxSize}");
         if (store.Count > 0)
         {
@@ -314,27 +310,27 @@ public class Queue<T> : IWaiterOwner, IAsyncEnumerable<T>
 }
 
 /// <summary>
-/// A priority queue: <see cref="Queue{T}.Get"/> returns the smallest item first (a binary min-heap ordered by
+/// A priority queue: <see cref="AioQueue{T}.Get"/> returns the smallest item first (a binary min-heap ordered by
 /// the given comparer, or <see cref="Comparer{T}.Default"/>). asyncio counterpart: <c>asyncio.PriorityQueue</c>.
 /// </summary>
 /// <typeparam name="T">The item type.</typeparam>
 /// <remarks>Threading: loop thread only. Items that compare equal come out in no particular order (as heapq's).</remarks>
-public sealed class PriorityQueue<T> : Queue<T>
+public sealed class AioPriorityQueue<T> : AioQueue<T>
 {
     /// <summary>Creates a priority queue; <paramref name="maxSize"/> zero or less means unbounded.</summary>
-    public PriorityQueue(int maxSize = 0, IComparer<T>? comparer = null)
+    public AioPriorityQueue(int maxSize = 0, IComparer<T>? comparer = null)
         : base(maxSize, new HeapStore<T>(comparer))
     {
     }
 }
 
-/// <summary>A LIFO queue: <see cref="Queue{T}.Get"/> returns the item put last. asyncio counterpart: <c>asyncio.LifoQueue</c>.</summary>
+/// <summary>A LIFO queue: <see cref="AioQueue{T}.Get"/> returns the item put last. asyncio counterpart: <c>asyncio.LifoQueue</c>.</summary>
 /// <typeparam name="T">The item type.</typeparam>
 /// <remarks>Threading: loop thread only.</remarks>
-public sealed class LifoQueue<T> : Queue<T>
+public sealed class AioLifoQueue<T> : AioQueue<T>
 {
     /// <summary>Creates a LIFO queue; <paramref name="maxSize"/> zero or less means unbounded.</summary>
-    public LifoQueue(int maxSize = 0)
+    public AioLifoQueue(int maxSize = 0)
         : base(maxSize, new LifoStore<T>())
     {
     }

@@ -2,16 +2,16 @@ using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
-/// <summary>What <see cref="Queue{T}.Put"/> returns: awaiting it puts the item, waiting while the queue is full.</summary>
+/// <summary>What <see cref="AioQueue{T}.Put"/> returns: awaiting it puts the item, waiting while the queue is full.</summary>
 /// <typeparam name="T">The item type.</typeparam>
 /// <remarks>Threading: loop thread only. Await it once, right away.</remarks>
 public readonly struct QueuePutAwaitable<T> : ICriticalNotifyCompletion, ILoopAwaiter
 {
-    private readonly Queue<T> queue;
+    private readonly AioQueue<T> queue;
     private readonly T item;
     private readonly bool ready;
 
-    internal QueuePutAwaitable(Queue<T> queue, T item, bool ready)
+    internal QueuePutAwaitable(AioQueue<T> queue, T item, bool ready)
     {
         this.queue = queue;
         this.item = item;
@@ -37,20 +37,20 @@ public readonly struct QueuePutAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
 
     /// <inheritdoc/>
     public void UnsafeOnCompleted(Action continuation) =>
-        Waiter.SuspendForeign(queue, queue.PuttersList, Queue<T>.PutterRole, continuation, "Queue.Put");
+        Waiter.SuspendForeign(queue, queue.PuttersList, AioQueue<T>.PutterRole, continuation, "Queue.Put");
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.PuttersList, Queue<T>.PutterRole, frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.PuttersList, AioQueue<T>.PutterRole, frame.owner!, frame);
 }
 
-/// <summary>What <see cref="Queue{T}.Get"/> returns: awaiting it takes an item, waiting while the queue is empty.</summary>
+/// <summary>What <see cref="AioQueue{T}.Get"/> returns: awaiting it takes an item, waiting while the queue is empty.</summary>
 /// <typeparam name="T">The item type.</typeparam>
 /// <remarks>Threading: loop thread only. Await it once, right away.</remarks>
 public readonly struct QueueGetAwaitable<T> : ICriticalNotifyCompletion, ILoopAwaiter
 {
-    private readonly Queue<T> queue;
+    private readonly AioQueue<T> queue;
     private readonly bool ready;
 
-    internal QueueGetAwaitable(Queue<T> queue, bool ready)
+    internal QueueGetAwaitable(AioQueue<T> queue, bool ready)
     {
         this.queue = queue;
         this.ready = ready;
@@ -75,7 +75,7 @@ public readonly struct QueueGetAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
 
     /// <inheritdoc/>
     public void UnsafeOnCompleted(Action continuation) =>
-        Waiter.SuspendForeign(queue, queue.Getters, Queue<T>.GetterRole, continuation, "Queue.Get");
+        Waiter.SuspendForeign(queue, queue.Getters, AioQueue<T>.GetterRole, continuation, "Queue.Get");
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.Getters, Queue<T>.GetterRole, frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.Getters, AioQueue<T>.GetterRole, frame.owner!, frame);
 }

@@ -4,7 +4,7 @@ using System.Threading.Tasks.Sources;
 namespace Kettle;
 
 /// <summary>
-/// <c>await foreach</c> over a <see cref="Queue{T}"/>: each MoveNextAsync takes an item as <see cref="Queue{T}.Get"/>
+/// <c>await foreach</c> over a <see cref="AioQueue{T}"/>: each MoveNextAsync takes an item as <see cref="AioQueue{T}.Get"/>
 /// does and ends (false) once the queue is shut down and empty. Its ValueTask is backed by this object, so a
 /// wait allocates only the waiter; the wait sits in the queue's getter line like any getter.
 /// </summary>
@@ -15,7 +15,7 @@ namespace Kettle;
 /// </remarks>
 internal sealed class QueueEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSource<bool>, IWaiterOwner
 {
-    private readonly Queue<T> queue;
+    private readonly AioQueue<T> queue;
     private readonly CancellationToken token;
     private readonly Action resumeAction;
     private T current = default!;
@@ -30,7 +30,7 @@ internal sealed class QueueEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSource
     private bool completed;
     private short version;
 
-    public QueueEnumerator(Queue<T> queue, CancellationToken token)
+    public QueueEnumerator(AioQueue<T> queue, CancellationToken token)
     {
         this.queue = queue;
         this.token = token;
@@ -63,7 +63,7 @@ internal sealed class QueueEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSource
         error = null;
         continuation = null;
         continuationState = null;
-        waiter = Waiter.SuspendCallback(this, queue.Getters, Queue<T>.GetterRole, loop, resumeAction);
+        waiter = Waiter.SuspendCallback(this, queue.Getters, AioQueue<T>.GetterRole, loop, resumeAction);
         waitingTask = loop.currentTask;
         if (token.CanBeCanceled)
         {

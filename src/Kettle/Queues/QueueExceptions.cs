@@ -1,6 +1,6 @@
 namespace Kettle;
 
-/// <summary>Thrown by <see cref="Queue{T}.GetNowait"/> on an empty queue. asyncio counterpart: <c>asyncio.QueueEmpty</c>.</summary>
+/// <summary>Thrown by <see cref="AioQueue{T}.GetNowait"/> on an empty queue. asyncio counterpart: <c>asyncio.QueueEmpty</c>.</summary>
 public class QueueEmptyException : Exception
 {
     /// <summary>Creates the exception.</summary>
@@ -22,7 +22,7 @@ public class QueueEmptyException : Exception
     }
 }
 
-/// <summary>Thrown by <see cref="Queue{T}.PutNowait"/> on a full queue. asyncio counterpart: <c>asyncio.QueueFull</c>.</summary>
+/// <summary>Thrown by <see cref="AioQueue{T}.PutNowait"/> on a full queue. asyncio counterpart: <c>asyncio.QueueFull</c>.</summary>
 public class QueueFullException : Exception
 {
     /// <summary>Creates the exception.</summary>

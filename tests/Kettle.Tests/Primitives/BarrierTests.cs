@@ -7,14 +7,14 @@ public class BarrierTests
     [Fact]
     public void Ctor_PartiesBelowOne_ThrowsArgumentOutOfRange()
     {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new Barrier(0));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new AioBarrier(0));
         Assert.StartsWith("parties must be >= 1", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Wait_AllPartiesArrive_EachGetsADistinctIndex() => Run(async () =>
     {
-        var b = new Barrier(3);
+        var b = new AioBarrier(3);
         var tasks = Enumerable.Range(0, 3).Select(_ => Aio.CreateTask(b.Wait())).ToList();
         await Yields(2);
         var indices = new List<int>();
@@ -31,7 +31,7 @@ public class BarrierTests
     [Fact]
     public void Wait_FewerThanParties_KeepsWaitingAndCountsWaiters() => Run(async () =>
     {
-        var b = new Barrier(3);
+        var b = new AioBarrier(3);
         var t1 = Aio.CreateTask(b.Wait());
         var t2 = Aio.CreateTask(b.Wait());
         await Yields(3);
@@ -46,7 +46,7 @@ public class BarrierTests
     [Fact]
     public void Wait_SeveralCycles_BarrierIsReusable() => Run(async () =>
     {
-        var b = new Barrier(2);
+        var b = new AioBarrier(2);
         var log = new List<string>();
         async Coroutine Party(string name)
         {
@@ -69,7 +69,7 @@ public class BarrierTests
     [Fact]
     public void Abort_WithWaiters_TheyThrowBrokenBarrierAndLaterWaitsToo() => Run(async () =>
     {
-        var b = new Barrier(3);
+        var b = new AioBarrier(3);
         var t1 = Aio.CreateTask(b.Wait());
         await Yields(2);
         await b.Abort();
@@ -84,7 +84,7 @@ public class BarrierTests
     [Fact]
     public void Reset_WithWaiters_TheyThrowBrokenBarrierThenItFillsAgain() => Run(async () =>
     {
-        var b = new Barrier(2);
+        var b = new AioBarrier(2);
         var t1 = Aio.CreateTask(b.Wait());
         await Yields(2);
         await b.Reset();
@@ -98,7 +98,7 @@ public class BarrierTests
     [Fact]
     public void Reset_AfterAbort_RepairsTheBarrier() => Run(async () =>
     {
-        var b = new Barrier(1);
+        var b = new AioBarrier(1);
         await b.Abort();
         await b.Reset();
         Assert.False(b.IsBroken);
@@ -108,7 +108,7 @@ public class BarrierTests
     [Fact]
     public void Wait_CancelledWhileFilling_LeavesWithoutBreakingTheBarrier() => Run(async () =>
     {
-        var b = new Barrier(2);
+        var b = new AioBarrier(2);
         var t1 = Aio.CreateTask(b.Wait());
         await Yields(2);
         Assert.Equal(1, b.NWaiting);

@@ -4,7 +4,7 @@ namespace Kettle.Tests;
 
 public class ConditionTests
 {
-    private static async Coroutine WaitAndLog(Condition c, List<string> log, string name)
+    private static async Coroutine WaitAndLog(AioCondition c, List<string> log, string name)
     {
         using (await c.Acquire())
         {
@@ -17,7 +17,7 @@ public class ConditionTests
     [Fact]
     public void Wait_LockNotHeld_ThrowsInvalidOperation() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         var ex = await Assert.ThrowsAsync<InvalidOperationException>(async () => await c.Wait());
         Assert.Equal("cannot wait on un-acquired lock", ex.Message);
     });
@@ -25,7 +25,7 @@ public class ConditionTests
     [Fact]
     public void Notify_LockNotHeld_ThrowsInvalidOperation() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         Assert.Equal("cannot notify on un-acquired lock", Assert.Throws<InvalidOperationException>(() => c.Notify()).Message);
         Assert.Throws<InvalidOperationException>(c.NotifyAll);
         await Aio.Yield();
@@ -34,7 +34,7 @@ public class ConditionTests
     [Fact]
     public void Notify_N_WakesNWaitersInFifoOrderEachHoldingTheLock() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         var log = new List<string>();
         var tasks = new[] { "a", "b", "c" }.Select(n => Aio.CreateTask(WaitAndLog(c, log, n))).ToList();
         await Yields(2);
@@ -59,7 +59,7 @@ public class ConditionTests
     [Fact]
     public void Wait_Cancelled_ReacquiresTheLockBeforeThrowing() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         bool heldWhenCancelled = false;
         async Coroutine Waiter()
         {
@@ -88,7 +88,7 @@ public class ConditionTests
     public void Wait_CancelledWhileTheLockIsContested_WaitsForTheLockThenThrows() => Run(async () =>
     {
         // asyncio test_wait_cancel_contested: the lock is held by another task when the waiter is cancelled.
-        var c = new Condition();
+        var c = new AioCondition();
         bool heldWhenCancelled = false;
         async Coroutine Waiter()
         {
@@ -118,7 +118,7 @@ public class ConditionTests
     [Fact]
     public void Wait_CancelledAgainWhileReacquiring_StillEndsHoldingTheLock() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         bool heldWhenCancelled = false;
         async Coroutine Waiter()
         {
@@ -154,7 +154,7 @@ public class ConditionTests
     public void Wait_CancelledAfterBeingNotified_PassesTheNotificationOn() => Run(async () =>
     {
         // asyncio test_cancelled_wakeup: a notification consumed by a cancelled waiter is not lost.
-        var c = new Condition();
+        var c = new AioCondition();
         var log = new List<string>();
         var a = Aio.CreateTask(WaitAndLog(c, log, "a"));
         var b = Aio.CreateTask(WaitAndLog(c, log, "b"));
@@ -172,7 +172,7 @@ public class ConditionTests
     [Fact]
     public void WaitFor_PredicateAlreadyTrue_ReturnsWithoutTheLock() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         Assert.True(await c.WaitFor(() => true));
         Assert.False(c.IsLocked);
     });
@@ -180,7 +180,7 @@ public class ConditionTests
     [Fact]
     public void WaitFor_PredicateFalse_WaitsUntilNotifiedAndTrue() => Run(async () =>
     {
-        var c = new Condition();
+        var c = new AioCondition();
         int value = 0;
         async Coroutine<bool> Waiter()
         {
@@ -206,8 +206,8 @@ public class ConditionTests
     [Fact]
     public void Condition_SharedLock_IsTheGivenLock() => Run(async () =>
     {
-        var l = new Lock();
-        var c = new Condition(l);
+        var l = new AioLock();
+        var c = new AioCondition(l);
         await l.Acquire();
         Assert.True(c.IsLocked);
         c.Release();

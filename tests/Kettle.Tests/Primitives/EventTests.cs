@@ -4,7 +4,7 @@ namespace Kettle.Tests;
 
 public class EventTests
 {
-    private static async Coroutine WaitAndLog(Event e, List<string> log, string name)
+    private static async Coroutine WaitAndLog(AioEvent e, List<string> log, string name)
     {
         await e.Wait();
         log.Add(name);
@@ -13,7 +13,7 @@ public class EventTests
     [Fact]
     public void Wait_WhenSet_CompletesWithoutSuspending() => Run(async () =>
     {
-        var e = new Event();
+        var e = new AioEvent();
         Assert.False(e.Wait().IsCompleted);
         e.Set();
         Assert.True(e.IsSet);
@@ -25,7 +25,7 @@ public class EventTests
     [Fact]
     public void Set_SeveralWaiters_WakesAllInWaitOrder() => Run(async () =>
     {
-        var e = new Event();
+        var e = new AioEvent();
         var log = new List<string>();
         var tasks = new[] { "a", "b", "c" }.Select(n => Aio.CreateTask(WaitAndLog(e, log, n))).ToList();
         await Aio.Yield();
@@ -42,7 +42,7 @@ public class EventTests
     public void Clear_RightAfterSet_WokenWaitersStillReturn() => Run(async () =>
     {
         // asyncio test_clear_with_waiters.
-        var e = new Event();
+        var e = new AioEvent();
         var log = new List<string>();
         var t = Aio.CreateTask(WaitAndLog(e, log, "a"));
         await Aio.Yield();
@@ -56,7 +56,7 @@ public class EventTests
     [Fact]
     public void Clear_ThenWait_WaitsForTheNextSet() => Run(async () =>
     {
-        var e = new Event();
+        var e = new AioEvent();
         e.Set();
         e.Clear();
         var log = new List<string>();
@@ -71,7 +71,7 @@ public class EventTests
     [Fact]
     public void Wait_Cancelled_ThrowsCancelledAndLeavesNoWaiter() => Run(async () =>
     {
-        var e = new Event();
+        var e = new AioEvent();
         var log = new List<string>();
         var a = Aio.CreateTask(WaitAndLog(e, log, "a"));
         var b = Aio.CreateTask(WaitAndLog(e, log, "b"));
@@ -88,7 +88,7 @@ public class EventTests
     [Fact]
     public void Wait_CancelledAfterSet_ThrowsCancelled() => Run(async () =>
     {
-        var e = new Event();
+        var e = new AioEvent();
         var a = Aio.CreateTask(WaitAndLog(e, [], "a"));
         await Aio.Yield();
         e.Set();
@@ -99,7 +99,7 @@ public class EventTests
     [Fact]
     public void Set_FromAnotherThreadWhileTheLoopRuns_ThrowsInvalidOperation() => Run(async () =>
     {
-        var e = new Event();
+        var e = new AioEvent();
         Assert.False(e.IsSet);
         Assert.IsType<InvalidOperationException>(FromOtherThread(e.Set));
         Assert.False(e.IsSet);

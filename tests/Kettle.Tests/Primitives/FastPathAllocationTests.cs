@@ -16,11 +16,11 @@ public class FastPathAllocationTests
     [Fact]
     public void FastPaths_LockEventSemaphoreQueue_AllocateNothingPerOperation() => Run(async () =>
     {
-        var l = new Lock();
-        var e = new Event();
+        var l = new AioLock();
+        var e = new AioEvent();
         e.Set();
-        var s = new Semaphore(1);
-        var q = new Queue<int>(4);
+        var s = new AioSemaphore(1);
+        var q = new AioQueue<int>(4);
         async Coroutine Body()
         {
             for (int i = 0; i < 1000; i++)

@@ -4,7 +4,7 @@ namespace Kettle.Tests;
 
 public class LockTests
 {
-    private static async Coroutine HoldUntil(Lock l, Event release, List<string> log, string name)
+    private static async Coroutine HoldUntil(AioLock l, AioEvent release, List<string> log, string name)
     {
         await l.Acquire();
         log.Add(name);
@@ -18,7 +18,7 @@ public class LockTests
         }
     }
 
-    private static async Coroutine AcquireRelease(Lock l, List<string> log, string name)
+    private static async Coroutine AcquireRelease(AioLock l, List<string> log, string name)
     {
         using (await l.Acquire())
         {
@@ -29,7 +29,7 @@ public class LockTests
     [Fact]
     public void Acquire_WhenFree_CompletesWithoutSuspending() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var a = l.Acquire();
         Assert.True(a.IsCompleted);
         await a;
@@ -41,7 +41,7 @@ public class LockTests
     [Fact]
     public void Acquire_WhenHeld_WaitsUntilRelease() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
         await l.Acquire();
         var t = Aio.CreateTask(AcquireRelease(l, log, "b"));
@@ -57,7 +57,7 @@ public class LockTests
     [Fact]
     public void Acquire_SeveralWaiters_GrantedInFifoOrder() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
         await l.Acquire();
         var tasks = new List<AioTask>();
@@ -77,7 +77,7 @@ public class LockTests
     [Fact]
     public void Acquire_WhileWokenWaiterHasNotResumed_NewcomerDoesNotBarge() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
         await l.Acquire();
         var waiter = Aio.CreateTask(AcquireRelease(l, log, "waiter"));
@@ -97,7 +97,7 @@ public class LockTests
     [Fact]
     public void Release_WhenNotHeld_ThrowsInvalidOperation() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var ex = Assert.Throws<InvalidOperationException>(l.Release);
         Assert.Equal("Lock is not acquired.", ex.Message);
         await Aio.Yield();
@@ -106,7 +106,7 @@ public class LockTests
     [Fact]
     public void Acquire_CancelledWhileQueued_LeavesTheLineAndOthersProceed() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
         await l.Acquire();
         var b = Aio.CreateTask(AcquireRelease(l, log, "b"));
@@ -125,7 +125,7 @@ public class LockTests
     [Fact]
     public void Acquire_CancelledRightAfterBeingWoken_PassesTheLockToTheNextWaiter() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
         await l.Acquire();
         var b = Aio.CreateTask(AcquireRelease(l, log, "b"));
@@ -143,9 +143,9 @@ public class LockTests
     public void Acquire_HeadWaiterCancelledAsLockIsReleased_NextWaiterGetsTheLock() => Run(async () =>
     {
         // asyncio test_cancel_race: A holds, B and C wait; A releases while B is cancelled.
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
-        var blocker = new Event();
+        var blocker = new AioEvent();
         var a = Aio.CreateTask(HoldUntil(l, blocker, log, "a"));
         await Aio.Yield();
         Assert.True(l.IsLocked);
@@ -167,7 +167,7 @@ public class LockTests
     [Fact]
     public void Acquire_AllWaitersCancelled_FreeLockIsTakenAtOnce() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         await l.Acquire();
         var b = Aio.CreateTask(AcquireRelease(l, [], "b"));
         await Aio.Yield();
@@ -184,7 +184,7 @@ public class LockTests
     [Fact]
     public void Using_BodyThrows_ReleasesTheLock() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         try
         {
             using (await l.Acquire())
@@ -201,7 +201,7 @@ public class LockTests
     [Fact]
     public void Acquire_FromPlainAsyncTask_WaitsAndResumesOnTheLoop() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         var log = new List<string>();
         await l.Acquire();
         var t = Aio.CreateTask(async () =>
@@ -220,7 +220,7 @@ public class LockTests
     [Fact]
     public void Acquire_PlainAsyncTaskCancelled_ThrowsCancelledAndHoldsNothing() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         await l.Acquire();
         var t = Aio.CreateTask(async () =>
         {
@@ -237,7 +237,7 @@ public class LockTests
     [Fact]
     public void AnyMember_FromAnotherThreadWhileTheLoopRuns_ThrowsInvalidOperation() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         await l.Acquire();
         var ex = FromOtherThread(() => l.Release());
         Assert.IsType<InvalidOperationException>(ex);
@@ -249,7 +249,7 @@ public class LockTests
     [Fact]
     public void Lock_UsedByASecondLoop_ThrowsBoundToDifferentLoop()
     {
-        var l = new Lock();
+        var l = new AioLock();
         Run(async () =>
         {
             await l.Acquire();
@@ -262,7 +262,7 @@ public class LockTests
     [Fact]
     public void ToString_ShowsStateAndWaiters() => Run(async () =>
     {
-        var l = new Lock();
+        var l = new AioLock();
         Assert.Equal("<Lock [unlocked]>", l.ToString());
         await l.Acquire();
         var t = Aio.CreateTask(AcquireRelease(l, [], "x"));

@@ -4,7 +4,7 @@ namespace Kettle.Tests;
 
 public class SemaphoreTests
 {
-    private static async Coroutine AcquireAndLog(Semaphore s, List<int> log, int n)
+    private static async Coroutine AcquireAndLog(AioSemaphore s, List<int> log, int n)
     {
         await s.Acquire();
         log.Add(n);
@@ -13,14 +13,14 @@ public class SemaphoreTests
     [Fact]
     public void Ctor_NegativeValue_ThrowsArgumentOutOfRange()
     {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new Semaphore(-1));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new AioSemaphore(-1));
         Assert.StartsWith("Semaphore initial value must be >= 0", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Acquire_PermitsFree_CompletesWithoutSuspendingUntilZero() => Run(async () =>
     {
-        var s = new Semaphore(2);
+        var s = new AioSemaphore(2);
         Assert.True(s.Acquire().IsCompleted);
         Assert.False(s.IsLocked);
         await s.Acquire();
@@ -34,7 +34,7 @@ public class SemaphoreTests
     [Fact]
     public void Acquire_WaitersQueued_GrantedInFifoOrder() => Run(async () =>
     {
-        var s = new Semaphore(0);
+        var s = new AioSemaphore(0);
         var log = new List<int>();
         var tasks = Enumerable.Range(1, 3).Select(i => Aio.CreateTask(AcquireAndLog(s, log, i))).ToList();
         await Aio.Yield();
@@ -51,7 +51,7 @@ public class SemaphoreTests
     [Fact]
     public void Acquire_PermitFreeButTasksQueued_NewcomerQueues() => Run(async () =>
     {
-        var s = new Semaphore(0);
+        var s = new AioSemaphore(0);
         var log = new List<int>();
         var t = Aio.CreateTask(AcquireAndLog(s, log, 1));
         await Aio.Yield();
@@ -67,7 +67,7 @@ public class SemaphoreTests
     public void Acquire_OneSuccessfulWait_WakesSeveralQueuedWaiters() => Run(async () =>
     {
         // asyncio test_acquire_fifo_order_4.
-        var s = new Semaphore(0);
+        var s = new AioSemaphore(0);
         var result = new List<int>();
         AioTask? t4 = null;
         async Coroutine C4()
@@ -116,7 +116,7 @@ public class SemaphoreTests
     [Fact]
     public void Acquire_CancelledWhileQueued_TakesNoPermit() => Run(async () =>
     {
-        var s = new Semaphore(0);
+        var s = new AioSemaphore(0);
         var log = new List<int>();
         var a = Aio.CreateTask(AcquireAndLog(s, log, 1));
         var b = Aio.CreateTask(AcquireAndLog(s, log, 2));
@@ -132,7 +132,7 @@ public class SemaphoreTests
     [Fact]
     public void Acquire_CancelledAfterBeingWoken_GivesThePermitToTheNextWaiter() => Run(async () =>
     {
-        var s = new Semaphore(0);
+        var s = new AioSemaphore(0);
         var log = new List<int>();
         var a = Aio.CreateTask(AcquireAndLog(s, log, 1));
         var b = Aio.CreateTask(AcquireAndLog(s, log, 2));
@@ -148,7 +148,7 @@ public class SemaphoreTests
     [Fact]
     public void Using_Scope_ReleasesThePermit() => Run(async () =>
     {
-        var s = new Semaphore(1);
+        var s = new AioSemaphore(1);
         using (await s.Acquire())
         {
             Assert.True(s.IsLocked);
@@ -160,7 +160,7 @@ public class SemaphoreTests
     [Fact]
     public void Release_PlainSemaphoreBeyondInitialValue_IsAllowed() => Run(async () =>
     {
-        var s = new Semaphore(1);
+        var s = new AioSemaphore(1);
         s.Release();
         Assert.Equal(2, s.Value);
         await Aio.Yield();
@@ -169,7 +169,7 @@ public class SemaphoreTests
     [Fact]
     public void Acquire_FromAnotherThreadWhileTheLoopRuns_ThrowsInvalidOperation() => Run(async () =>
     {
-        var s = new Semaphore(1);
+        var s = new AioSemaphore(1);
         Assert.IsType<InvalidOperationException>(FromOtherThread(() => s.Acquire()));
         Assert.Equal(1, s.Value);
         await Aio.Yield();
@@ -181,7 +181,7 @@ public class BoundedSemaphoreTests
     [Fact]
     public void Release_AboveInitialValue_ThrowsSemaphoreFull() => Run(async () =>
     {
-        var s = new BoundedSemaphore(2);
+        var s = new AioBoundedSemaphore(2);
         await s.Acquire();
         s.Release();
         var ex = Assert.Throws<SemaphoreFullException>(s.Release);
@@ -192,7 +192,7 @@ public class BoundedSemaphoreTests
     [Fact]
     public void Acquire_Waiting_BehavesAsASemaphore() => Run(async () =>
     {
-        var s = new BoundedSemaphore(1);
+        var s = new AioBoundedSemaphore(1);
         await s.Acquire();
         async Coroutine Second()
         {

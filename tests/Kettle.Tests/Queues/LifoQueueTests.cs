@@ -7,7 +7,7 @@ public class LifoQueueTests
     [Fact]
     public void Get_SeveralItems_ReturnsLastPutFirst() => Run(async () =>
     {
-        var q = new LifoQueue<int>();
+        var q = new AioLifoQueue<int>();
         foreach (var x in new[] { 1, 2, 3 })
         {
             await q.Put(x);
@@ -21,7 +21,7 @@ public class LifoQueueTests
     [Fact]
     public void Shutdown_ItemsLeft_GetsDrainThemLastFirstThenThrow() => Run(async () =>
     {
-        var q = new LifoQueue<int>(3);
+        var q = new AioLifoQueue<int>(3);
         q.PutNowait(1);
         q.PutNowait(2);
         q.Shutdown();

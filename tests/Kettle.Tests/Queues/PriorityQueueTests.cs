@@ -7,7 +7,7 @@ public class PriorityQueueTests
     [Fact]
     public void Get_SeveralItems_ReturnsSmallestFirst() => Run(async () =>
     {
-        var q = new PriorityQueue<int>();
+        var q = new AioPriorityQueue<int>();
         foreach (var x in new[] { 5, 1, 4, 1, 9, 2, 6, 3 })
         {
             q.PutNowait(x);
@@ -23,7 +23,7 @@ public class PriorityQueueTests
     [Fact]
     public void Get_WithComparer_UsesIt() => Run(async () =>
     {
-        var q = new PriorityQueue<(int Priority, string Name)>(comparer: Comparer<(int Priority, string Name)>.Create((a, b) => b.Priority.CompareTo(a.Priority)));
+        var q = new AioPriorityQueue<(int Priority, string Name)>(comparer: Comparer<(int Priority, string Name)>.Create((a, b) => b.Priority.CompareTo(a.Priority)));
         q.PutNowait((1, "low"));
         q.PutNowait((3, "high"));
         q.PutNowait((2, "mid"));
@@ -35,7 +35,7 @@ public class PriorityQueueTests
     [Fact]
     public void Put_Bounded_WaitsAndKeepsHeapOrder() => Run(async () =>
     {
-        var q = new PriorityQueue<int>(2);
+        var q = new AioPriorityQueue<int>(2);
         q.PutNowait(3);
         q.PutNowait(1);
         Assert.True(q.IsFull);

@@ -4,14 +4,14 @@ namespace Kettle.Tests;
 
 public class QueueTests
 {
-    private static async Coroutine PutOne<T>(Queue<T> q, T item) => await q.Put(item);
+    private static async Coroutine PutOne<T>(AioQueue<T> q, T item) => await q.Put(item);
 
-    private static async Coroutine<T> GetOne<T>(Queue<T> q) => await q.Get();
+    private static async Coroutine<T> GetOne<T>(AioQueue<T> q) => await q.Get();
 
     [Fact]
     public void PutNowaitThenGetNowait_Unbounded_ReturnsItemsInFifoOrder() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         for (int i = 0; i < 20; i++)
         {
             q.PutNowait(i);
@@ -32,7 +32,7 @@ public class QueueTests
     {
         foreach (var max in new[] { 0, -1 })
         {
-            var q = new Queue<int>(max);
+            var q = new AioQueue<int>(max);
             for (int i = 0; i < 100; i++)
             {
                 Assert.True(q.Put(i).IsCompleted);
@@ -47,7 +47,7 @@ public class QueueTests
     [Fact]
     public void GetNowait_Empty_ThrowsQueueEmpty() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         Assert.Throws<QueueEmptyException>(() => q.GetNowait());
         await Aio.Yield();
     });
@@ -55,7 +55,7 @@ public class QueueTests
     [Fact]
     public void PutNowait_Full_ThrowsQueueFull() => Run(async () =>
     {
-        var q = new Queue<int>(2);
+        var q = new AioQueue<int>(2);
         q.PutNowait(1);
         q.PutNowait(2);
         Assert.True(q.IsFull);
@@ -66,7 +66,7 @@ public class QueueTests
     [Fact]
     public void Get_ItemAvailable_CompletesWithoutSuspending() => Run(async () =>
     {
-        var q = new Queue<string>();
+        var q = new AioQueue<string>();
         q.PutNowait("x");
         var g = q.Get();
         Assert.True(g.IsCompleted);
@@ -76,7 +76,7 @@ public class QueueTests
     [Fact]
     public void Get_Empty_WaitsForAPut() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var getter = Aio.CreateTask(GetOne(q));
         await Yields(3);
         Assert.False(getter.IsDone);
@@ -88,7 +88,7 @@ public class QueueTests
     [Fact]
     public void Put_Full_WaitsForAGet() => Run(async () =>
     {
-        var q = new Queue<int>(1);
+        var q = new AioQueue<int>(1);
         await q.Put(1);
         var putter = Aio.CreateTask(PutOne(q, 2));
         await Yields(3);
@@ -101,7 +101,7 @@ public class QueueTests
     [Fact]
     public void Get_SeveralWaitingGetters_ServedInFifoOrder() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var getters = new List<AioTask<int>>();
         for (int i = 0; i < 4; i++)
         {
@@ -121,7 +121,7 @@ public class QueueTests
     [Fact]
     public void Get_WokenGetterBeatenByANewcomer_WaitsAgainAtTheEnd() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var first = Aio.CreateTask(GetOne(q));
         await Aio.Yield();
         q.PutNowait(1);
@@ -136,7 +136,7 @@ public class QueueTests
     [Fact]
     public void Get_CancelledWhileWaiting_TakesNothing() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var getter = Aio.CreateTask(GetOne(q));
         await Aio.Yield();
         getter.Cancel();
@@ -149,7 +149,7 @@ public class QueueTests
     public void Get_CancelledAfterBeingWoken_DropsNoItem() => Run(async () =>
     {
         // asyncio test_get_cancel_drop_one_pending_reader: the retry gets 1, not 2.
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var reader = Aio.CreateTask(GetOne(q));
         await Aio.Yield();
         q.PutNowait(1);
@@ -163,7 +163,7 @@ public class QueueTests
     public void Get_WokenGetterCancelled_WakesTheNextGetter() => Run(async () =>
     {
         // asyncio test_get_cancel_drop_many_pending_readers: no item and no wake-up is lost.
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var r1 = Aio.CreateTask(GetOne(q));
         var r2 = Aio.CreateTask(GetOne(q));
         var r3 = Aio.CreateTask(GetOne(q));
@@ -179,7 +179,7 @@ public class QueueTests
     [Fact]
     public void Put_CancelledWhileWaiting_PutsNothing() => Run(async () =>
     {
-        var q = new Queue<int>(1);
+        var q = new AioQueue<int>(1);
         q.PutNowait(1);
         var putter = Aio.CreateTask(PutOne(q, 2));
         await Aio.Yield();
@@ -193,7 +193,7 @@ public class QueueTests
     public void Put_CancelledRace_OtherPuttersProceedInOrder() => Run(async () =>
     {
         // asyncio test_put_cancelled_race.
-        var q = new Queue<string>(1);
+        var q = new AioQueue<string>(1);
         var putA = Aio.CreateTask(PutOne(q, "a"));
         var putB = Aio.CreateTask(PutOne(q, "b"));
         var putC = Aio.CreateTask(PutOne(q, "X"));
@@ -213,7 +213,7 @@ public class QueueTests
     [Fact]
     public void Put_WokenPutterCancelled_PassesTheRoomToTheNextPutter() => Run(async () =>
     {
-        var q = new Queue<string>(1);
+        var q = new AioQueue<string>(1);
         q.PutNowait("a");
         var putB = Aio.CreateTask(PutOne(q, "b"));
         var putC = Aio.CreateTask(PutOne(q, "c"));
@@ -229,7 +229,7 @@ public class QueueTests
     [Fact]
     public void TaskDone_CalledTooManyTimes_ThrowsInvalidOperation() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var ex = Assert.Throws<InvalidOperationException>(q.TaskDone);
         Assert.Equal("TaskDone() called too many times", ex.Message);
         q.PutNowait(1);
@@ -242,7 +242,7 @@ public class QueueTests
     [Fact]
     public void Join_NothingUnfinished_CompletesWithoutSuspending() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         Assert.True(q.Join().IsCompleted);
         q.PutNowait(1);
         Assert.False(q.Join().IsCompleted);
@@ -255,7 +255,7 @@ public class QueueTests
     [Fact]
     public void Join_WaitsUntilEveryItemIsMarkedDone() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         int sum = 0;
         async Coroutine Worker()
         {
@@ -283,7 +283,7 @@ public class QueueTests
     [Fact]
     public void Join_Cancelled_ThrowsCancelled() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         async Coroutine Joiner() => await q.Join();
         var joiner = Aio.CreateTask(Joiner());
@@ -295,7 +295,7 @@ public class QueueTests
     [Fact]
     public void Shutdown_Puts_ThrowQueueShutDown() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.Shutdown();
         Assert.True(q.IsShutDown);
         Assert.Throws<QueueShutDownException>(() => q.PutNowait(1));
@@ -305,7 +305,7 @@ public class QueueTests
     [Fact]
     public void Shutdown_GetsDrainTheRemainingItemsThenThrow() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         q.PutNowait(2);
         q.Shutdown();
@@ -318,7 +318,7 @@ public class QueueTests
     [Fact]
     public void Shutdown_WaitingGetters_ThrowQueueShutDown() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var g1 = Aio.CreateTask(GetOne(q));
         var g2 = Aio.CreateTask(GetOne(q));
         await Aio.Yield();
@@ -330,7 +330,7 @@ public class QueueTests
     [Fact]
     public void Shutdown_WaitingPutters_ThrowQueueShutDown() => Run(async () =>
     {
-        var q = new Queue<int>(1);
+        var q = new AioQueue<int>(1);
         q.PutNowait(1);
         var p = Aio.CreateTask(PutOne(q, 2));
         await Aio.Yield();
@@ -342,7 +342,7 @@ public class QueueTests
     [Fact]
     public void Shutdown_NotImmediate_JoinStillNeedsTaskDone() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         q.Shutdown();
         Assert.False(q.Join().IsCompleted);
@@ -355,7 +355,7 @@ public class QueueTests
     [Fact]
     public void ShutdownImmediate_DropsItemsAndReleasesJoin() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         q.PutNowait(2);
         async Coroutine Joiner() => await q.Join();
@@ -372,7 +372,7 @@ public class QueueTests
     public void ShutdownImmediate_WithTakenItemsUnfinished_JoinWaitsForTheirTaskDone() => Run(async () =>
     {
         // asyncio test_shutdown_immediate_with_unfinished.
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         q.PutNowait(2);
         Assert.Equal(1, q.GetNowait());
@@ -386,7 +386,7 @@ public class QueueTests
     [Fact]
     public void ShutdownImmediate_WaitingGetter_ThrowsQueueShutDown() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var g = Aio.CreateTask(GetOne(q));
         await Aio.Yield();
         q.Shutdown(immediate: true);
@@ -396,7 +396,7 @@ public class QueueTests
     [Fact]
     public void Get_FromPlainAsyncTask_WaitsAndReceivesTheItem() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var t = Aio.CreateTask(async () => await q.Get());
         await Aio.Yield();
         q.PutNowait(5);
@@ -406,7 +406,7 @@ public class QueueTests
     [Fact]
     public void AwaitForeach_YieldsItemsUntilShutdown() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var seen = new List<int>();
         async Coroutine Consumer()
         {
@@ -430,7 +430,7 @@ public class QueueTests
     [Fact]
     public void AwaitForeach_TaskCancelledWhileWaiting_EndsWithCancelledAndLosesNothing() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         var seen = new List<int>();
         async Coroutine Consumer()
         {
@@ -453,7 +453,7 @@ public class QueueTests
     [Fact]
     public void AwaitForeach_TokenCancelled_ThrowsOperationCanceled() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         using var cts = new CancellationTokenSource();
         async Coroutine Consumer()
         {
@@ -472,7 +472,7 @@ public class QueueTests
     [Fact]
     public void AnyMember_FromAnotherThreadWhileTheLoopRuns_ThrowsInvalidOperation() => Run(async () =>
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         Assert.IsType<InvalidOperationException>(FromOtherThread(() => q.PutNowait(2)));
         Assert.IsType<InvalidOperationException>(FromOtherThread(() => _ = q.Count));
@@ -484,7 +484,7 @@ public class QueueTests
     [Fact]
     public void Queue_FilledBeforeTheLoopStarts_IsUsableOnTheLoop()
     {
-        var q = new Queue<int>();
+        var q = new AioQueue<int>();
         q.PutNowait(1);
         Run(async () => Assert.Equal(1, await q.Get()));
         Assert.True(q.IsEmpty);
@@ -493,7 +493,7 @@ public class QueueTests
     [Fact]
     public void ToString_ShowsAsyncioFields() => Run(async () =>
     {
-        var q = new Queue<int>(2);
+        var q = new AioQueue<int>(2);
         Assert.Equal("<Queue maxsize=2>", q.ToString());
         q.PutNowait(1);
         q.PutNowait(2);
