@@ -59,6 +59,14 @@ public sealed class ProcessPoolExecutor : Executor
     public ProcessPoolExecutor(ProcessPoolOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (ProcessWorker.IsWorkerProcess)
+        {
+            // Kettle's startup hook consumes this variable: seeing it here means the hook did not run, and this
+            // worker is running the application's Main. Starting workers from here would never end.
+            throw new InvalidOperationException(
+                "This process was started as a process pool worker, but Kettle's startup hook did not run (startup hooks are disabled?), " +
+                "so the application's Main ran instead. Workers do not start pools of their own this way.");
+        }
         if (options.MaxWorkers is <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxWorkers, "max_workers must be greater than 0.");
@@ -75,6 +83,7 @@ public sealed class ProcessPoolExecutor : Executor
             initializerArguments = initializer.SerializeArguments(options.InitializerArguments ?? [], nameof(options));
         }
         launcher = WorkerLauncher.Find(options.WorkerAssembly);
+        launcher.EnsureStartupHooks();
     }
 
     /// <summary>The most worker processes the pool runs at once.</summary>
@@ -221,6 +230,7 @@ public sealed class ProcessPoolExecutor : Executor
         {
             w.Kill();
         }
+        launcher.Cleanup();
     }
 
     /// <summary>Completes when worker <paramref name="pid"/> has exited, with its exit code (for tests).</summary>

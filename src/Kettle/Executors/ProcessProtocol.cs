@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Kettle;
 
@@ -14,7 +15,8 @@ internal static class ProcessProtocol
     public const int MaxMessageBytes = 1 << 30;
     private const uint Magic = 0x314C544B; // "KTL1"
 
-    public static readonly JsonSerializerOptions MessageOptions = new(JsonSerializerDefaults.General);
+    /// <summary>Reflection-based on purpose: apps built with PublishAot (file-based apps) turn the default resolver off.</summary>
+    public static readonly JsonSerializerOptions MessageOptions = new(JsonSerializerDefaults.General) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
 
     public static void Write<T>(Stream stream, T message)
     {

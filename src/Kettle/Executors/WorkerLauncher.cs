@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Kettle;
 
@@ -11,6 +13,8 @@ namespace Kettle;
 /// <remarks>Threading: immutable once made; any thread.</remarks>
 internal sealed class WorkerLauncher
 {
+    private const string HookSwitch = "System.StartupHookProvider.IsSupported";
+
     private WorkerLauncher(string host, string entry, string runtimeConfig, string? depsFile, string kettlePath)
     {
         Host = host;
@@ -24,7 +28,7 @@ internal sealed class WorkerLauncher
 
     public string Entry { get; }
 
-    public string RuntimeConfig { get; }
+    public string RuntimeConfig { get; private set; }
 
     public string? DepsFile { get; }
 
@@ -76,6 +80,62 @@ internal sealed class WorkerLauncher
                 $"There is no runtime config ({Path.GetFileNameWithoutExtension(entry)}.runtimeconfig.json) beside {entry}: workers cannot start from it. Set ProcessPoolOptions.WorkerAssembly to an application's .dll.");
         }
         return new WorkerLauncher(FindHost(), entry, config, deps, kettle);
+    }
+
+    /// <summary>
+    /// Where workers start from when the runtime config turns startup hooks off (apps built with PublishAot, as
+    /// file-based apps are): a private directory holding a copy of the config with hooks on. Null otherwise.
+    /// </summary>
+    public string? PatchedConfigDirectory { get; private set; }
+
+    /// <summary>
+    /// Makes sure workers will run Kettle's startup hook: if the runtime config disables startup hooks, workers use a
+    /// copy of it (in a private temporary directory) that enables them. Without the hook a worker would run the
+    /// application's Main instead.
+    /// </summary>
+    public void EnsureStartupHooks()
+    {
+        var options = new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+        JsonNode? root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(RuntimeConfig), documentOptions: options);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidOperationException($"The runtime config {RuntimeConfig} cannot be read: {ex.Message}", ex);
+        }
+        if (root?["runtimeOptions"]?["configProperties"] is not JsonObject props
+            || !props.TryGetPropertyValue(HookSwitch, out var value)
+            || value is null
+            || value.GetValueKind() != JsonValueKind.False)
+        {
+            return;
+        }
+        props[HookSwitch] = true;
+        var dir = Directory.CreateTempSubdirectory("kettle-worker-");
+        string path = Path.Combine(dir.FullName, Path.GetFileName(RuntimeConfig));
+        File.WriteAllText(path, root.ToJsonString());
+        PatchedConfigDirectory = dir.FullName;
+        RuntimeConfig = path;
+    }
+
+    /// <summary>Deletes the patched runtime config, if any.</summary>
+    public void Cleanup()
+    {
+        if (PatchedConfigDirectory is { } dir)
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
     }
 
     /// <summary>The start info of one worker.</summary>
