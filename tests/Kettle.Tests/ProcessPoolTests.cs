@@ -88,6 +88,15 @@ public static class PoolWork
         return i + 1;
     }
 
+    /// <summary>Starts a pool of its own (this worker becomes a parent), runs SleepUntilFile there, and waits.</summary>
+    public static int NestedPoolThenWait(string pidFile)
+    {
+        var pool = new ProcessPoolExecutor(1); // never shut down: the test kills this process
+        _ = pool.Submit(SleepUntilFile, pidFile, pidFile + ".never");
+        Thread.Sleep(TimeSpan.FromMinutes(1));
+        return 0;
+    }
+
     public static int Mark(string path)
     {
         File.WriteAllText(path, "ran");
@@ -326,6 +335,55 @@ public sealed class ProcessPoolTests : IDisposable
         Assert.Equal(pid, ex.ProcessId);
         Assert.Equal(0, ex.ExitCode);
         await pool.WhenWorkerExited(pid).WaitAsync(Patience);
+    }
+
+    [Fact]
+    public async Task ProcessPool_workers_end_when_their_parent_is_killed()
+    {
+        using var pool = new ProcessPoolExecutor(1);
+        string pidFile = PathOf("grandchild");
+        var call = pool.Submit(PoolWork.NestedPoolThenWait, pidFile);
+        int grandchild = WaitForPid(pidFile);
+        int parent = Assert.Single(pool.WorkerProcessIds);
+        using (var p = Process.GetProcessById(parent))
+        {
+            p.Kill(); // kill -9 of a process that owns a pool
+        }
+        var ex = await Fails<WorkerProcessException>(call);
+        Assert.Equal(parent, ex.ProcessId);
+        // The orphaned worker sees its stdin close and exits (a guard against hanging, not a timing assertion).
+        var sw = Stopwatch.StartNew();
+        while (IsRunning(grandchild))
+        {
+            Assert.True(sw.Elapsed < Patience, $"The orphaned worker {grandchild} is still running.");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Whether a process that is not ours runs (a zombie waiting for a reaper does not).</summary>
+    private static bool IsRunning(int pid)
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                string stat = File.ReadAllText($"/proc/{pid}/stat");
+                return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     [Fact]

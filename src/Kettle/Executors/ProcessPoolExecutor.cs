@@ -375,6 +375,12 @@ public sealed class ProcessPoolExecutor : Executor
     {
         var work = pending.Work;
         var call = pending.Call;
+        if (work.IsCancelRequested)
+        {
+            // Cancelled between being taken from the queue and being sent: nobody waits for it, no worker dies for it.
+            work.Fail(new OperationCanceledException($"The call to {call.DisplayName} was cancelled before it was sent."));
+            return worker;
+        }
         long id = Interlocked.Increment(ref nextCallId);
         var request = new WorkerRequest
         {
