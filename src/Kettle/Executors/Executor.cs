@@ -50,7 +50,10 @@ internal abstract class ExecutorWork
     private const int Finished = 2;
     private const int Cancelled = 3;
 
+    private static readonly Action CancelRequestedMarker = () => { };
+
     private int state;
+    private Action? runningCancelHandler;
 
     protected ExecutorWork(Delegate function, object?[] arguments)
     {
@@ -82,6 +85,42 @@ internal abstract class ExecutorWork
         }
         return false;
     }
+
+    /// <summary>
+    /// Cancels the work: queued work is removed (as <see cref="TryCancelQueued"/>); for running work, the handler
+    /// the executor set with <see cref="SetRunningCancelHandler"/> runs (a process pool kills the worker).
+    /// </summary>
+    public void RequestCancel()
+    {
+        if (TryCancelQueued())
+        {
+            return;
+        }
+        var handler = Interlocked.Exchange(ref runningCancelHandler, CancelRequestedMarker);
+        if (handler is not null && !ReferenceEquals(handler, CancelRequestedMarker))
+        {
+            handler();
+        }
+    }
+
+    /// <summary>
+    /// Sets what <see cref="RequestCancel"/> does while the work runs; runs it at once if the cancellation came
+    /// first. Thread pools never set one: a thread cannot be stopped.
+    /// </summary>
+    public void SetRunningCancelHandler(Action handler)
+    {
+        if (Interlocked.CompareExchange(ref runningCancelHandler, handler, null) is { } previous
+            && ReferenceEquals(previous, CancelRequestedMarker))
+        {
+            handler();
+        }
+    }
+
+    /// <summary>Removes the handler set by <see cref="SetRunningCancelHandler"/> (the call is over).</summary>
+    public void ClearRunningCancelHandler(Action handler) => Interlocked.CompareExchange(ref runningCancelHandler, null, handler);
+
+    /// <summary>Whether <see cref="RequestCancel"/> was called while the work ran.</summary>
+    public bool IsCancelRequested => ReferenceEquals(Volatile.Read(ref runningCancelHandler), CancelRequestedMarker);
 
     /// <summary>Runs the delegate here (thread pools) and completes with its outcome.</summary>
     public abstract void RunHere();

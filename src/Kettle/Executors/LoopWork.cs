@@ -25,11 +25,12 @@ internal sealed class LoopWork<TResult> : ExecutorWork, IReadyItem
         context = ExecutionContext.Capture();
         Future = new Future<TResult>(loop)
         {
-            // Not started: it never will. Running: the thread finishes on its own and its outcome is dropped.
+            // Not started: it never will. Running: the thread finishes on its own and its outcome is dropped
+            // (a process pool kills the worker running it).
             OnCancelRequested = () =>
             {
                 cancelledByFuture = true;
-                TryCancelQueued();
+                RequestCancel();
             },
             DisplayName = function.Method.Name,
         };
