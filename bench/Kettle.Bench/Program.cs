@@ -6,7 +6,7 @@ using Kettle;
 
 if (args.Length < 2 || !int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n <= 0)
 {
-    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | sleepers)");
+    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock)");
     return 2;
 }
 
@@ -18,8 +18,23 @@ switch (args[0])
     case "sleepers":
         Aio.Run(Workloads.Sleepers(n));
         break;
+    case "switch":
+        Aio.Run(Workloads.Switch(n));
+        break;
+    case "queue":
+        Aio.Run(Workloads.Queue(n));
+        break;
+    case "to_thread":
+        Aio.Run(Workloads.ToThread(n));
+        break;
+    case "lock":
+        Aio.Run(Workloads.LockHandoff(n));
+        break;
+    case "process_pool":
+        Aio.Run(Workloads.ProcessPool(n));
+        break;
     default:
-        Console.Error.WriteLine($"unknown workload '{args[0]}' (known: spawn, sleepers)");
+        Console.Error.WriteLine($"unknown workload '{args[0]}' (known: spawn, switch, sleepers, queue, to_thread, lock, process_pool)");
         return 2;
 }
 return 0;
@@ -78,6 +93,144 @@ static class Workloads
     }
 
     private static async Coroutine Sleeper(double d) => await Aio.Sleep(d);
+
+    // 2. switch: two coroutines ping-pong through two capacity-1 queues; N handoffs in all.
+    public static async Coroutine Switch(int n)
+    {
+        var a2b = new AioQueue<int>(1);
+        var b2a = new AioQueue<int>(1);
+        int rounds = n / 2;
+        var sw = Stopwatch.StartNew();
+        var ping = Aio.CreateTask(Ping(a2b, b2a, rounds));
+        var pong = Aio.CreateTask(Pong(a2b, b2a, rounds));
+        await ping;
+        await pong;
+        Report.Emit("switch", n, sw.Elapsed.TotalSeconds);
+    }
+
+    private static async Coroutine Ping(AioQueue<int> a2b, AioQueue<int> b2a, int rounds)
+    {
+        for (int i = 0; i < rounds; i++)
+        {
+            await a2b.Put(i);
+            await b2a.Get();
+        }
+    }
+
+    private static async Coroutine Pong(AioQueue<int> a2b, AioQueue<int> b2a, int rounds)
+    {
+        for (int i = 0; i < rounds; i++)
+        {
+            var v = await a2b.Get();
+            await b2a.Put(v);
+        }
+    }
+
+    // 4. queue: one producer, one consumer, a bounded queue of 1024, N ints; the sum is checked.
+    public static async Coroutine Queue(int n)
+    {
+        var q = new AioQueue<int>(1024);
+        var sw = Stopwatch.StartNew();
+        var producer = Aio.CreateTask(Produce(q, n));
+        var consumer = Aio.CreateTask(Consume(q, n));
+        await producer;
+        long sum = await consumer;
+        sw.Stop();
+        if (sum != (long)n * (n - 1) / 2)
+        {
+            throw new InvalidOperationException("bad sum");
+        }
+        Report.Emit("queue", n, sw.Elapsed.TotalSeconds);
+    }
+
+    private static async Coroutine Produce(AioQueue<int> q, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            await q.Put(i);
+        }
+    }
+
+    private static async Coroutine<long> Consume(AioQueue<int> q, int n)
+    {
+        long s = 0;
+        for (int i = 0; i < n; i++)
+        {
+            s += await q.Get();
+        }
+        return s;
+    }
+
+    // 6. to_thread: N calls of f(i) = i + 1 through the default executor, all started then awaited together.
+    public static async Coroutine ToThread(int n)
+    {
+        var sw = Stopwatch.StartNew();
+        var tasks = new AioTask<int>[n];
+        for (int i = 0; i < n; i++)
+        {
+            tasks[i] = Aio.ToThread(Trivial, i);
+        }
+        int[] res = await Aio.Gather(tasks);
+        sw.Stop();
+        if (res[n - 1] != n)
+        {
+            throw new InvalidOperationException("bad result");
+        }
+        Report.Emit("to_thread", n, sw.Elapsed.TotalSeconds);
+    }
+
+    private static int Trivial(int i) => i + 1;
+
+    // Process-pool round trip: a trivial call sent to a worker process and back. Reports throughput for N calls
+    // in flight together (2 workers, started before timing) and the latency of one call at a time.
+    public static async Coroutine ProcessPool(int n)
+    {
+        using var pool = new ProcessPoolExecutor(new ProcessPoolOptions { MaxWorkers = 2 });
+        await Aio.Gather(Aio.RunInExecutor(pool, PoolCalls.Trivial, 0), Aio.RunInExecutor(pool, PoolCalls.Trivial, 1));
+        var sw = Stopwatch.StartNew();
+        var tasks = new AioTask<int>[n];
+        for (int i = 0; i < n; i++)
+        {
+            tasks[i] = Aio.RunInExecutor(pool, PoolCalls.Trivial, i);
+        }
+        int[] res = await Aio.Gather(tasks);
+        double total = sw.Elapsed.TotalSeconds;
+        if (res[n - 1] != n)
+        {
+            throw new InvalidOperationException("bad result");
+        }
+        int sequential = Math.Min(n, 200);
+        sw.Restart();
+        for (int i = 0; i < sequential; i++)
+        {
+            await Aio.RunInExecutor(pool, PoolCalls.Trivial, i);
+        }
+        double latency = sw.Elapsed.TotalSeconds / sequential;
+        Report.Emit("process_pool", n, total, $", \"round_trip_latency_us\": {(latency * 1e6).ToString("0.0", CultureInfo.InvariantCulture)}");
+    }
+
+    // Lock hand-off: two tasks take turns on one lock, each holding it across a yield; N acquisitions in all.
+    public static async Coroutine LockHandoff(int n)
+    {
+        var gate = new AioLock();
+        var sw = Stopwatch.StartNew();
+        var a = Aio.CreateTask(TakeTurns(gate, n / 2));
+        var b = Aio.CreateTask(TakeTurns(gate, n / 2));
+        await a;
+        await b;
+        Report.Emit("lock", n, sw.Elapsed.TotalSeconds);
+    }
+
+    private static async Coroutine TakeTurns(AioLock gate, int times)
+    {
+        for (int i = 0; i < times; i++)
+        {
+            using (await gate.Acquire())
+            {
+                await Aio.Yield();
+            }
+        }
+    }
 }
 
 static class Report
@@ -102,4 +255,11 @@ static class Report
         Console.WriteLine($"{{\"peer\": \"kettle\", \"workload\": \"{workload}\", \"n\": {n}, \"seconds\": {F(seconds)}, " +
                           $"\"ops_per_s\": {(n / seconds).ToString("0.0", CultureInfo.InvariantCulture)}, \"peak_rss_mb\": {peakMb.ToString("0.0", CultureInfo.InvariantCulture)}{extra}}}");
     }
+}
+
+/// <summary>Static methods the process-pool workload sends to worker processes (they must be public).</summary>
+public static class PoolCalls
+{
+    /// <summary>The trivial call: f(i) = i + 1.</summary>
+    public static int Trivial(int i) => i + 1;
 }
