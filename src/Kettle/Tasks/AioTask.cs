@@ -279,6 +279,9 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// <summary>The method the task runs, for reports (asyncio: the <c>coro=</c> of the repr).</summary>
     internal abstract string CoroutineName { get; }
 
+    /// <summary>The compiler-generated state machine behind this frame, for source locations; null when there is none.</summary>
+    internal virtual Type? StateMachineType => null;
+
     // ------------------------------------------------------------------ internals: identity, state
 
     internal TaskExtras Extras => extras ??= new TaskExtras();
