@@ -408,7 +408,7 @@ public sealed partial class EventLoop : IDisposable
         {
             var item = Ready.Dequeue();
             // The frame the step resumes (innermost), named before the step changes it.
-            var frame = item is AioTask t ? (t.resumeFrame as AioTask ?? t) : null;
+            var frame = item is AioTask t ? (CallGraphBuilder.BoxOf(t.resumeFrame) ?? t) : null;
             long t0 = Stopwatch.GetTimestamp();
             item.RunReady();
             var took = Stopwatch.GetElapsedTime(t0);
