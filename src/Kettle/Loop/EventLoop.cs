@@ -43,6 +43,14 @@ public sealed partial class EventLoop : IDisposable
     private Action<EventLoop, LoopExceptionContext>? exceptionHandler;
 
     private int threadId;
+    private static int loopCounter;
+
+    /// <summary>A process-wide number for this loop (the "kettle.loop" tag of metrics).</summary>
+    internal readonly int Number = Interlocked.Increment(ref loopCounter);
+
+    // Loop lag sampling (only while the kettle.loop.lag histogram has a listener).
+    private long lagBatchStart;
+    private long lagCarriedSince;
     private string? loopThreadName;
     private volatile bool isRunning;
     private volatile bool closed;
@@ -291,6 +299,7 @@ public sealed partial class EventLoop : IDisposable
                 debugOrigin.Value = this;
             }
             baseContext = ExecutionContext.Capture();
+            KettleMetrics.LoopStarted(this);
             while (!stopping)
             {
                 RunOnce();
@@ -306,6 +315,7 @@ public sealed partial class EventLoop : IDisposable
             {
                 debugOrigin.Value = null;
             }
+            KettleMetrics.LoopStopped(this);
             stopping = false;
             isRunning = false;
             running = null;
@@ -387,7 +397,11 @@ public sealed partial class EventLoop : IDisposable
         }
 
         int n = Ready.Count;
-        if (Debug)
+        if (KettleMetrics.LoopLag.Enabled)
+        {
+            SampleLag(n);
+        }
+        if (Debug || KettleMetrics.SlowSteps.Enabled)
         {
             RunBatchDebug(n);
         }
@@ -398,7 +412,24 @@ public sealed partial class EventLoop : IDisposable
                 Ready.Dequeue().RunReady();
             }
         }
+        if (lagBatchStart != 0)
+        {
+            // Items queued during this batch have waited at most since it began.
+            lagCarriedSince = Ready.Count > 0 ? lagBatchStart : 0;
+            lagBatchStart = 0;
+        }
         AfterIteration();
+    }
+
+    private void SampleLag(int n)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (lagCarriedSince != 0 && n > 0)
+        {
+            KettleMetrics.LoopLag.Record(Stopwatch.GetElapsedTime(lagCarriedSince, now).TotalSeconds);
+        }
+        lagCarriedSince = 0;
+        lagBatchStart = now;
     }
 
     private void RunBatchDebug(int n)
@@ -421,6 +452,10 @@ public sealed partial class EventLoop : IDisposable
 
     private void ReportSlow(IReadyItem item, AioTask? frame, TimeSpan took)
     {
+        if (KettleMetrics.SlowSteps.Enabled)
+        {
+            KettleMetrics.SlowSteps.Add(1);
+        }
         if (Debug)
         {
             if (frame is not null)

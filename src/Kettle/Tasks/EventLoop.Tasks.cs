@@ -101,6 +101,10 @@ public sealed partial class EventLoop
         }
         Register(box);
         Ready.Enqueue(box);
+        if (KettleMetrics.TasksCreated.Enabled)
+        {
+            KettleMetrics.TasksCreated.Add(1);
+        }
     }
 
     private void Register(AioTask t)
