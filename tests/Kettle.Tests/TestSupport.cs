@@ -8,6 +8,12 @@ internal static class Virtual
 
     public static T Run<T>(Coroutine<T> main) => Aio.Run(main, Options());
 
+    public static T Run<T>(Coroutine<T> main, string name)
+    {
+        using var runner = new Runner(Options());
+        return runner.Run(main, name);
+    }
+
     public static void Run(Coroutine main) => Aio.Run(main, Options());
 
     /// <summary>A loop made directly (not through Aio.Run), for tests of the loop itself.</summary>

@@ -43,6 +43,15 @@ public sealed partial class EventLoop : IDisposable
     private Action<EventLoop, LoopExceptionContext>? exceptionHandler;
 
     private int threadId;
+    private static int loopCounter;
+
+    /// <summary>A process-wide number for this loop (the "kettle.loop" tag of metrics).</summary>
+    internal readonly int Number = Interlocked.Increment(ref loopCounter);
+
+    // Loop lag sampling (only while the kettle.loop.lag histogram has a listener).
+    private long lagBatchStart;
+    private long lagCarriedSince;
+    private string? loopThreadName;
     private volatile bool isRunning;
     private volatile bool closed;
     private bool stopping;
@@ -139,9 +148,45 @@ public sealed partial class EventLoop : IDisposable
             // Not running yet: scheduling from the thread that will run it is fine (asyncio allows it).
             return;
         }
-        throw new InvalidOperationException(
-            $"{operation} was called on thread {Environment.CurrentManagedThreadId} ({Thread.CurrentThread.Name ?? "unnamed"}), " +
-            $"but the event loop runs on thread {threadId}. Only CallSoonThreadsafe and RunCoroutineThreadsafe may be used from other threads.");
+        throw new InvalidOperationException(WrongThreadMessage(operation, "the event loop"));
+    }
+
+    /// <summary>Debug mode: set on the loop thread while the loop runs, so it flows (in the ExecutionContext) into any
+    /// continuation that leaves the thread; seen on another thread, it tells that code drifted off the loop.</summary>
+    private static readonly AsyncLocal<EventLoop?> debugOrigin = new();
+
+    /// <summary>Debug mode: the task's context carries this loop as its origin, so a continuation of its code that
+    /// leaves the loop thread is recognised (see <see cref="WrongThreadMessage"/>).</summary>
+    internal void MarkDebugOrigin(AioTask box)
+    {
+        var saved = ExecutionContext.Capture();
+        if (box.context is { } c)
+        {
+            ExecutionContext.Restore(c);
+        }
+        debugOrigin.Value = this;
+        box.context = ExecutionContext.Capture();
+        if (saved is not null)
+        {
+            ExecutionContext.Restore(saved);
+        }
+    }
+
+    /// <summary>The error for a loop-thread-only call made on another thread: names both threads and, in debug mode,
+    /// says when the calling code started on the loop and a continuation carried it off (ConfigureAwait(false)).</summary>
+    internal string WrongThreadMessage(string operation, string subject)
+    {
+        var current = Thread.CurrentThread;
+        var msg = $"{operation} was called on thread {current.ManagedThreadId} ({current.Name ?? (current.IsThreadPoolThread ? ".NET thread pool" : "unnamed")}), " +
+            $"but {subject} runs on thread {threadId} ({loopThreadName ?? "unnamed"}). Kettle objects are loop-thread only: " +
+            "from other threads use CallSoonThreadsafe or RunCoroutineThreadsafe.";
+        if (Debug && ReferenceEquals(debugOrigin.Value, this))
+        {
+            msg += " This code started on the event loop's thread and a continuation left it: an await with ConfigureAwait(false) " +
+                "(or work passed to Task.Run) resumed on another thread. Remove ConfigureAwait(false) in code that calls Kettle, " +
+                "or come back with CallSoonThreadsafe.";
+        }
+        return msg;
     }
 
     // ---------------------------------------------------------------- scheduling callbacks
@@ -244,11 +289,17 @@ public sealed partial class EventLoop : IDisposable
         var savedContext = SynchronizationContext.Current;
         running = this;
         threadId = Environment.CurrentManagedThreadId;
+        loopThreadName = Thread.CurrentThread.Name;
         isRunning = true;
         SynchronizationContext.SetSynchronizationContext(syncContext);
         try
         {
+            if (Debug)
+            {
+                debugOrigin.Value = this;
+            }
             baseContext = ExecutionContext.Capture();
+            KettleMetrics.LoopStarted(this);
             while (!stopping)
             {
                 RunOnce();
@@ -260,6 +311,11 @@ public sealed partial class EventLoop : IDisposable
         }
         finally
         {
+            if (debugOrigin.Value is not null)
+            {
+                debugOrigin.Value = null;
+            }
+            KettleMetrics.LoopStopped(this);
             stopping = false;
             isRunning = false;
             running = null;
@@ -341,7 +397,11 @@ public sealed partial class EventLoop : IDisposable
         }
 
         int n = Ready.Count;
-        if (Debug)
+        if (KettleMetrics.LoopLag.Enabled)
+        {
+            SampleLag(n);
+        }
+        if (Debug || KettleMetrics.SlowSteps.Enabled)
         {
             RunBatchDebug(n);
         }
@@ -352,7 +412,24 @@ public sealed partial class EventLoop : IDisposable
                 Ready.Dequeue().RunReady();
             }
         }
+        if (lagBatchStart != 0)
+        {
+            // Items queued during this batch have waited at most since it began.
+            lagCarriedSince = Ready.Count > 0 ? lagBatchStart : 0;
+            lagBatchStart = 0;
+        }
         AfterIteration();
+    }
+
+    private void SampleLag(int n)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (lagCarriedSince != 0 && n > 0)
+        {
+            KettleMetrics.LoopLag.Record(Stopwatch.GetElapsedTime(lagCarriedSince, now).TotalSeconds);
+        }
+        lagCarriedSince = 0;
+        lagBatchStart = now;
     }
 
     private void RunBatchDebug(int n)
@@ -361,10 +438,32 @@ public sealed partial class EventLoop : IDisposable
         while (n-- > 0)
         {
             var item = Ready.Dequeue();
+            // The frame the step resumes (innermost), named before the step changes it.
+            var frame = item is AioTask t ? (CallGraphBuilder.BoxOf(t.resumeFrame) ?? t) : null;
             long t0 = Stopwatch.GetTimestamp();
             item.RunReady();
             var took = Stopwatch.GetElapsedTime(t0);
             if (took.Ticks >= slow)
+            {
+                ReportSlow(item, frame, took);
+            }
+        }
+    }
+
+    private void ReportSlow(IReadyItem item, AioTask? frame, TimeSpan took)
+    {
+        if (KettleMetrics.SlowSteps.Enabled)
+        {
+            KettleMetrics.SlowSteps.Add(1);
+        }
+        if (Debug)
+        {
+            if (frame is not null)
+            {
+                var at = SourceLocations.Describe(frame);
+                logger.LogWarning("Executing {Item} took {Seconds:0.000} seconds (step resumed in {Frame})", item, took.TotalSeconds, at);
+            }
+            else
             {
                 logger.LogWarning("Executing {Item} took {Seconds:0.000} seconds", item, took.TotalSeconds);
             }

@@ -330,9 +330,7 @@ internal static class LoopAffinity
             {
                 return;
             }
-            throw new InvalidOperationException(
-                $"{operation} was called on thread {Environment.CurrentManagedThreadId}, but this {NameOf(primitive)} belongs to an " +
-                "event loop running on another thread. Kettle primitives are loop-thread only: reach the loop with CallSoonThreadsafe.");
+            throw new InvalidOperationException(b.WrongThreadMessage(operation, $"the event loop this {NameOf(primitive)} belongs to"));
         }
         throw new InvalidOperationException($"{operation}: this {NameOf(primitive)} is bound to a different event loop.");
     }

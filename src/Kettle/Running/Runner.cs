@@ -100,6 +100,10 @@ public sealed class Runner : IDisposable
         if (context is not null)
         {
             task.context = context;
+            if (l.Debug)
+            {
+                l.MarkDebugOrigin(task);
+            }
         }
         mainTask = task;
         interrupts = 0;

@@ -172,6 +172,8 @@ internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWa
 
     internal override string CoroutineName => "gather";
 
+    internal override bool IsPlainFuture => true;
+
     internal override void ResumeCore() => throw new InvalidOperationException("A gather future has no code to run.");
 
     public void OnChildDone(AioTask child)

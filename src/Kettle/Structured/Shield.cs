@@ -40,8 +40,11 @@ public static partial class Aio
             }
         };
         task.AddDoneCallback(innerDone);
+        var current = EventLoop.RunningOnThisThread?.currentTask;
+        task.AddAwaitedBy(current);
         outer.AddDoneCallback(_ =>
         {
+            task.RemoveAwaitedBy(current);
             if (!task.IsDone)
             {
                 task.RemoveDoneCallback(innerDone);

@@ -195,6 +195,9 @@ public sealed class TaskGroup
         }
     }
 
+    /// <summary>The task the group's body runs in, for call graphs.</summary>
+    internal AioTask? ParentTask => parent;
+
     private T Track<T>(T task)
         where T : AioTask
     {

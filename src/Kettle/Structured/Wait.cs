@@ -65,9 +65,11 @@ public static partial class Aio
                 waiter.TrySetResult(true);
             }
         };
+        var current = loop.currentTask;
         foreach (var t in set)
         {
             t.AddDoneCallback(onCompletion);
+            t.AddAwaitedBy(current);
         }
         try
         {
@@ -79,6 +81,7 @@ public static partial class Aio
             foreach (var t in set)
             {
                 t.RemoveDoneCallback(onCompletion);
+                t.RemoveAwaitedBy(current);
             }
         }
         var done = new HashSet<TTask>(ReferenceEqualityComparer.Instance);

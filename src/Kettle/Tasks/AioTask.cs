@@ -279,6 +279,30 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// <summary>The method the task runs, for reports (asyncio: the <c>coro=</c> of the repr).</summary>
     internal abstract string CoroutineName { get; }
 
+    /// <summary>The compiler-generated state machine behind this frame, for source locations; null when there is none.</summary>
+    internal virtual Type? StateMachineType => null;
+
+    /// <summary>A future that runs no code (Future, gather): shown as "Future(...)" in call graphs.</summary>
+    internal virtual bool IsPlainFuture => false;
+
+    /// <summary>Records that <paramref name="awaiter"/> waits for this task (call graphs; asyncio's future_add_to_awaited_by).</summary>
+    internal void AddAwaitedBy(AioTask? awaiter)
+    {
+        if (awaiter is not null && !IsDone)
+        {
+            (Extras.AwaitedBy ??= new List<AioTask>(1)).Add(awaiter);
+        }
+    }
+
+    /// <summary>Removes a link made by <see cref="AddAwaitedBy"/> (asyncio's future_discard_from_awaited_by).</summary>
+    internal void RemoveAwaitedBy(AioTask? awaiter)
+    {
+        if (awaiter is not null && extras?.AwaitedBy is { } list)
+        {
+            list.Remove(awaiter);
+        }
+    }
+
     // ------------------------------------------------------------------ internals: identity, state
 
     internal TaskExtras Extras => extras ??= new TaskExtras();
@@ -726,6 +750,8 @@ internal sealed class TaskExtras
     public CancellationTokenSource? Cts;
     public UnretrievedReport? Report;
     public string? CreationTrace;
+    /// <summary>Awaiters recorded by combinators that wait through callbacks (shield, wait), for call graphs.</summary>
+    public List<AioTask>? AwaitedBy;
 }
 
 /// <summary>

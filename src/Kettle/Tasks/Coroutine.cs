@@ -246,6 +246,8 @@ internal sealed class CoroutineBox<TStateMachine, T> : CoroutineBox<T>
 
     internal override string CoroutineName => MethodName;
 
+    internal override Type? StateMachineType => typeof(TStateMachine);
+
     internal override void ResumeCore() => StateMachine.MoveNext();
 
     private static string ParseMethodName(Type t) => MethodNames.FromStateMachine(t);

@@ -91,12 +91,20 @@ public sealed partial class EventLoop
         }
         // A task starts with a copy of its creator's context (asyncio copies contextvars).
         box.context = ExecutionContext.Capture();
-        if (Debug && box.extras?.CreationTrace is null)
+        if (Debug)
         {
-            box.Extras.CreationTrace = new System.Diagnostics.StackTrace(2, true).ToString();
+            if (box.extras?.CreationTrace is null)
+            {
+                box.Extras.CreationTrace = new System.Diagnostics.StackTrace(2, true).ToString();
+            }
+            MarkDebugOrigin(box);
         }
         Register(box);
         Ready.Enqueue(box);
+        if (KettleMetrics.TasksCreated.Enabled)
+        {
+            KettleMetrics.TasksCreated.Add(1);
+        }
     }
 
     private void Register(AioTask t)

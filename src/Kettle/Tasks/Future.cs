@@ -33,6 +33,8 @@ public sealed class Future<T> : AioTask<T>
 
     internal override string CoroutineName => DisplayName ?? "Future";
 
+    internal override bool IsPlainFuture => true;
+
     internal override void ResumeCore() => throw new InvalidOperationException("A future has no code to run.");
 
     /// <summary>Completes the future with <paramref name="value"/>. asyncio: <c>set_result</c>.</summary>
