@@ -1,0 +1,161 @@
+using System.Net.Security;
+using System.Net.Sockets;
+
+namespace Kettle;
+
+/// <summary>
+/// The byte pipe under a reader/writer pair: a connected socket, optionally wrapped in TLS.
+/// asyncio counterpart: the transport (<c>_SelectorSocketTransport</c>, <c>_SSLProtocolTransport</c>).
+/// </summary>
+/// <remarks>Threading: loop thread only (its async operations complete back on the loop).</remarks>
+internal abstract class Transport
+{
+    protected Transport(Socket socket)
+    {
+        Socket = socket;
+        try
+        {
+            RemoteEndPoint = socket.RemoteEndPoint;
+            LocalEndPoint = socket.LocalEndPoint;
+        }
+        catch (SocketException)
+        {
+            // Not connected any more: leave the addresses unknown.
+        }
+    }
+
+    public Socket Socket { get; }
+
+    public System.Net.EndPoint? RemoteEndPoint { get; }
+
+    public System.Net.EndPoint? LocalEndPoint { get; }
+
+    public virtual SslStream? Ssl => null;
+
+    /// <summary>Set once <see cref="Close"/> ran: a read that fails afterwards is an end of stream, not an error.</summary>
+    public bool ClosedLocally { get; private set; }
+
+    public abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>Sends what the kernel takes at once without blocking; returns how much (0 when nothing, or when
+    /// the transport cannot send synchronously, as TLS).</summary>
+    public virtual int TrySendNow(ReadOnlySpan<byte> data) => 0;
+
+    public abstract ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    public abstract ValueTask ShutdownSendAsync();
+
+    public void Close()
+    {
+        if (ClosedLocally)
+        {
+            return;
+        }
+        ClosedLocally = true;
+        CloseCore();
+    }
+
+    protected virtual void CloseCore() => Socket.Dispose();
+}
+
+/// <summary>A plain connected socket. Writes are tried synchronously first (asyncio does the same).</summary>
+internal sealed class SocketTransport : Transport
+{
+    public SocketTransport(Socket socket)
+        : base(socket)
+    {
+        socket.Blocking = false;
+    }
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        Socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+
+    public override int TrySendNow(ReadOnlySpan<byte> data)
+    {
+        int sent = Socket.Send(data, SocketFlags.None, out SocketError error);
+        if (error == SocketError.WouldBlock)
+        {
+            return 0;
+        }
+        if (error != SocketError.Success)
+        {
+            throw new SocketException((int)error);
+        }
+        return sent;
+    }
+
+    public override async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int n = await Socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            data = data[n..];
+        }
+    }
+
+    public override ValueTask ShutdownSendAsync()
+    {
+        Socket.Shutdown(SocketShutdown.Send);
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>TLS over a connected socket, through <see cref="SslStream"/>.</summary>
+internal sealed class SslTransport : Transport
+{
+    private readonly SslStream ssl;
+
+    private SslTransport(Socket socket, SslStream ssl)
+        : base(socket) => this.ssl = ssl;
+
+    public override SslStream? Ssl => ssl;
+
+    public static async Coroutine<Transport> ConnectAsync(Socket socket, SslClientAuthenticationOptions options, string host, CancellationToken cancellationToken)
+    {
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true));
+        try
+        {
+            options.TargetHost ??= host;
+            await ssl.AuthenticateAsClientAsync(options, cancellationToken);
+        }
+        catch
+        {
+            await ssl.DisposeAsync();
+            throw;
+        }
+        return new SslTransport(socket, ssl);
+    }
+
+    public static async Coroutine<Transport> AcceptAsync(Socket socket, SslServerAuthenticationOptions options, CancellationToken cancellationToken)
+    {
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true));
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(options, cancellationToken);
+        }
+        catch
+        {
+            await ssl.DisposeAsync();
+            throw;
+        }
+        return new SslTransport(socket, ssl);
+    }
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        ssl.ReadAsync(buffer, cancellationToken);
+
+    public override ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        ssl.WriteAsync(data, cancellationToken);
+
+    public override async ValueTask ShutdownSendAsync()
+    {
+        await ssl.ShutdownAsync().ConfigureAwait(false);
+        Socket.Shutdown(SocketShutdown.Send);
+    }
+
+    protected override void CloseCore()
+    {
+        ssl.Dispose();
+        Socket.Dispose();
+    }
+}

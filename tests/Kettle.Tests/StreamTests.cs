@@ -1,0 +1,483 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Kettle.Tests;
+
+/// <summary>Streams and servers over real loopback sockets, on the real clock: outcomes only, never durations.</summary>
+public class StreamTests
+{
+    private static readonly RunOptions RealClock = new() { HandleCtrlC = false };
+
+    private static void Run(Func<Coroutine> main) => HangGuard.Run(() => Aio.Run(main(), RealClock));
+
+    private static byte[] B(string s) => Encoding.ASCII.GetBytes(s);
+
+    private static string S(byte[] b) => Encoding.ASCII.GetString(b);
+
+    private static async Coroutine Until(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Aio.Sleep(0.005);
+        }
+    }
+
+    private static async Coroutine Echo(AioStreamReader reader, AioStreamWriter writer)
+    {
+        while (true)
+        {
+            var data = await reader.Read(4096);
+            if (data.Length == 0)
+            {
+                return;
+            }
+            writer.Write(data);
+            await writer.Drain();
+        }
+    }
+
+    [Fact]
+    public void EchoRoundTripRunsTheHandlerAsANamedTask()
+    {
+        Run(async () =>
+        {
+            string? handlerName = null;
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    handlerName = Aio.CurrentTask!.Name;
+                    await Echo(r, w);
+                },
+                "127.0.0.1",
+                0);
+            Assert.NotEqual(0, server.Port);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            writer.Write(B("hello\n"));
+            await writer.Drain();
+            Assert.Equal("hello\n", S(await reader.ReadLine()));
+            writer.Write(B("world\n"));
+            Assert.Equal("world\n", S(await reader.ReadLine()));
+            var local = (IPEndPoint)writer.LocalEndPoint!;
+            Assert.Equal($"conn-127.0.0.1:{local.Port}", handlerName);
+            Assert.Equal(server.Port, ((IPEndPoint)writer.RemoteEndPoint!).Port);
+            writer.Close();
+            await writer.WaitClosed();
+            server.Close();
+            await server.WaitClosed();
+            Assert.Equal(0, server.ActiveHandlers);
+        });
+    }
+
+    [Fact]
+    public void ReadLineReadUntilAndReadExactlyIncludingEof()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    w.Write(B("line one\nA--B--tail12345partial"));
+                    await w.Drain();
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            Assert.Equal("line one\n", S(await reader.ReadLine()));
+            Assert.Equal("A--", S(await reader.ReadUntil(B("--"))));
+            Assert.Equal("B--", S(await reader.ReadUntil(B("--"))));
+            Assert.Equal("tail", S(await reader.ReadExactly(4)));
+            Assert.Equal("12345", S(await reader.ReadExactly(5)));
+            var incomplete = await Assert.ThrowsAsync<IncompleteReadException>(async () => await reader.ReadExactly(100));
+            Assert.Equal("partial", S(incomplete.Partial));
+            Assert.Equal(100, incomplete.Expected);
+            Assert.True(reader.AtEof);
+            Assert.Empty(await reader.ReadLine());
+            Assert.Empty(await reader.Read(10));
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void ReadUntilAtEofGivesThePartialDataAndReadLineReturnsIt()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    w.Write(B("no separator here"));
+                    await w.Drain();
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var e = await Assert.ThrowsAsync<IncompleteReadException>(async () => await reader.ReadUntil(B("\r\n")));
+            Assert.Equal("no separator here", S(e.Partial));
+            Assert.Null(e.Expected);
+            Assert.True(reader.AtEof);
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void ALineLongerThanTheLimitFailsAndNothingIsLost()
+    {
+        Run(async () =>
+        {
+            string longLine = new string('x', 100) + "\n";
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    w.Write(B(longLine + "short\n" + new string('y', 50)));
+                    await w.Drain();
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port, limit: 32);
+            Assert.Equal(32, reader.Limit);
+            var overrun = await Assert.ThrowsAsync<LimitOverrunException>(async () => await reader.ReadLine());
+            Assert.Contains("limit", overrun.Message, StringComparison.Ordinal);
+            Assert.True(overrun.Consumed > 0);
+            // Still buffered: read it another way, then go on with lines.
+            Assert.Equal(longLine, S(await reader.ReadExactly(longLine.Length)));
+            Assert.Equal("short\n", S(await reader.ReadLine()));
+            var again = await Assert.ThrowsAsync<LimitOverrunException>(async () => await reader.ReadUntil(B("\n")));
+            Assert.Equal(new string('y', 50), S(await reader.Read()));
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void DrainWaitsForASlowReaderAndAllDataArrives()
+    {
+        Run(async () =>
+        {
+            const int Chunk = 64 * 1024;
+            const int Chunks = 512; // 32 MiB: more than loopback's kernel buffers hold
+            var go = new AioEvent();
+            long received = 0;
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    await go.Wait();
+                    while (true)
+                    {
+                        var data = await r.Read(Chunk);
+                        if (data.Length == 0)
+                        {
+                            break;
+                        }
+                        received += data.Length;
+                    }
+                    w.Write(B("done\n"));
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            writer.SetWriteBufferLimits(Chunk);
+            int written = 0;
+            int maxBuffered = 0;
+            var payload = new byte[Chunk];
+            var sender = Aio.CreateTask(Send(), "sender");
+            async Coroutine Send()
+            {
+                for (int i = 0; i < Chunks; i++)
+                {
+                    writer.Write(payload);
+                    maxBuffered = Math.Max(maxBuffered, writer.BufferSize);
+                    await writer.Drain();
+                    written++;
+                }
+                writer.WriteEof();
+            }
+            // The reader does not read: the sender must end up blocked in Drain, with data buffered.
+            await Until(() => writer.BufferSize > Chunk);
+            await Aio.Sleep(0.1);
+            Assert.False(sender.IsDone);
+            Assert.True(written < Chunks);
+            Assert.True(writer.BufferSize > Chunk);
+            go.Set();
+            await sender;
+            Assert.Equal("done\n", S(await reader.ReadLine()));
+            Assert.Equal((long)Chunk * Chunks, received);
+            Assert.True(maxBuffered > Chunk);
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void HalfCloseLetsThePeerReadToTheEndAndStillAnswer()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    var all = await r.Read();
+                    w.Write(B($"got {all.Length}: {S(all)}"));
+                    await w.Drain();
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            writer.Write(B("abc"));
+            writer.Write(B("def"));
+            Assert.True(writer.CanWriteEof);
+            writer.WriteEof();
+            Assert.Throws<InvalidOperationException>(() => writer.Write(B("late")));
+            Assert.Equal("got 6: abcdef", S(await reader.Read()));
+            Assert.True(reader.AtEof);
+            writer.Close();
+            await writer.WaitClosed();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void ServerCloseStopsAcceptingAndWaitClosedWaitsForHandlers()
+    {
+        Run(async () =>
+        {
+            var release = new AioEvent();
+            bool handlerFinished = false;
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    await release.Wait();
+                    w.Write(B("bye\n"));
+                    handlerFinished = true;
+                },
+                "127.0.0.1",
+                0);
+            int port = server.Port;
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", port);
+            await Until(() => server.ActiveHandlers == 1);
+            server.Close();
+            Assert.False(server.IsServing);
+            Assert.Empty(server.Sockets);
+            var waiter = Aio.CreateTask(server.WaitClosed());
+            await Aio.Sleep(0.05);
+            Assert.False(waiter.IsDone);
+            await Assert.ThrowsAsync<SocketException>(async () => await Aio.OpenConnection("127.0.0.1", port));
+            release.Set();
+            await waiter;
+            Assert.True(handlerFinished);
+            Assert.Equal(0, server.ActiveHandlers);
+            // The handler's end closed its connection after sending what it wrote.
+            Assert.Equal("bye\n", S(await reader.ReadLine()));
+            Assert.True((await reader.Read()).Length == 0 && reader.AtEof);
+            writer.Close();
+        });
+    }
+
+    [Fact]
+    public void CancellingWaitClosedCancelsTheHandlers()
+    {
+        Run(async () =>
+        {
+            int cancelledHandlers = 0;
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    try
+                    {
+                        await r.Read(10);
+                    }
+                    catch (CancelledException)
+                    {
+                        cancelledHandlers++;
+                        throw;
+                    }
+                },
+                "127.0.0.1",
+                0);
+            var a = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var b = await Aio.OpenConnection("127.0.0.1", server.Port);
+            await Until(() => server.ActiveHandlers == 2);
+            var serve = Aio.CreateTask(server.ServeForever(), "serve");
+            await Aio.Sleep(0.02);
+            serve.Cancel();
+            await Assert.ThrowsAsync<CancelledException>(async () => await serve);
+            Assert.Equal(2, cancelledHandlers);
+            Assert.Equal(0, server.ActiveHandlers);
+            Assert.False(server.IsServing);
+            a.Writer.Close();
+            b.Writer.Close();
+        });
+    }
+
+    [Fact]
+    public void CancellingATaskBlockedInReadEndsItAndLosesNoData()
+    {
+        Run(async () =>
+        {
+            var send = new AioEvent();
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    await send.Wait();
+                    w.Write(B("after\n"));
+                    await r.Read();
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var blocked = Aio.CreateTask(reader.ReadLine(), "blocked-reader");
+            await Aio.Sleep(0.05);
+            Assert.False(blocked.IsDone);
+            blocked.Cancel("stop reading");
+            var e = await Assert.ThrowsAsync<CancelledException>(async () => await blocked);
+            Assert.True(blocked.IsCancelled);
+            send.Set();
+            Assert.Equal("after\n", S(await reader.ReadLine()));
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void TwoReadersAtOnceIsAnError()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(async (r, w) => await r.Read(), "127.0.0.1", 0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var first = Aio.CreateTask(reader.Read(1));
+            await Aio.Sleep(0.02);
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await reader.Read(1));
+            first.Cancel();
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void AHundredConcurrentConnections()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(Echo, "127.0.0.1", 0, backlog: 200);
+            int ok = 0;
+            async Coroutine Client(int id)
+            {
+                var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+                for (int i = 0; i < 10; i++)
+                {
+                    string line = $"client {id} message {i}\n";
+                    writer.Write(B(line));
+                    await writer.Drain();
+                    Assert.Equal(line, S(await reader.ReadLine()));
+                }
+                writer.Close();
+                await writer.WaitClosed();
+                ok++;
+            }
+            await Aio.Gather(Enumerable.Range(0, 100).Select(i => Aio.CreateTask(Client(i))).ToArray());
+            Assert.Equal(100, ok);
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void UnixDomainSocketEcho()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"kettle-{Environment.ProcessId}-{Guid.NewGuid():N}.sock");
+        Run(async () =>
+        {
+            var server = await Aio.StartUnixServer(Echo, path);
+            Assert.True(File.Exists(path));
+            var (reader, writer) = await Aio.OpenUnixConnection(path);
+            writer.Write(B("over unix\n"));
+            Assert.Equal("over unix\n", S(await reader.ReadLine()));
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+            Assert.False(File.Exists(path));
+        });
+    }
+
+    [Fact]
+    public void BadInputGivesClearExceptionsAndTheLoopGoesOn()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    w.Write(B("half a li"));
+                    await w.Drain();
+                },
+                "127.0.0.1",
+                0);
+            // A port in use.
+            var inUse = await Assert.ThrowsAsync<SocketException>(async () => await Aio.StartServer(Echo, "127.0.0.1", server.Port));
+            Assert.Equal(SocketError.AddressAlreadyInUse, inUse.SocketErrorCode);
+            // A peer that closes mid-line.
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var e = await Assert.ThrowsAsync<IncompleteReadException>(async () => await reader.ReadUntil(B("\n")));
+            Assert.Equal("half a li", S(e.Partial));
+            writer.Close();
+            int port = server.Port;
+            server.Close();
+            await server.WaitClosed();
+            // Nobody listening.
+            var refused = await Assert.ThrowsAsync<SocketException>(async () => await Aio.OpenConnection("127.0.0.1", port));
+            Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+            // The loop still serves.
+            var echo = await Aio.StartServer(Echo, "127.0.0.1", 0);
+            var c = await Aio.OpenConnection("127.0.0.1", echo.Port);
+            c.Writer.Write(B("still here\n"));
+            Assert.Equal("still here\n", S(await c.Reader.ReadLine()));
+            c.Writer.Close();
+            echo.Close();
+            await echo.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void AHandlerExceptionIsReportedAndTheServerKeepsServing()
+    {
+        var reports = new ReportCollector();
+        Run(async () =>
+        {
+            Aio.GetRunningLoop().SetExceptionHandler(reports.Handle);
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    var line = await r.ReadLine();
+                    if (S(line) == "boom\n")
+                    {
+                        throw new TestException("handler failed");
+                    }
+                    w.Write(line);
+                },
+                "127.0.0.1",
+                0);
+            var bad = await Aio.OpenConnection("127.0.0.1", server.Port);
+            bad.Writer.Write(B("boom\n"));
+            Assert.Empty(await bad.Reader.Read());
+            var good = await Aio.OpenConnection("127.0.0.1", server.Port);
+            good.Writer.Write(B("fine\n"));
+            Assert.Equal("fine\n", S(await good.Reader.ReadLine()));
+            bad.Writer.Close();
+            good.Writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+        var report = Assert.Single(reports.Matching("connection handler"));
+        Assert.IsType<TestException>(report.Exception);
+    }
+}
