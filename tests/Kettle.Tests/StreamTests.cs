@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace Kettle.Tests;
@@ -479,5 +482,58 @@ public class StreamTests
         });
         var report = Assert.Single(reports.Matching("connection handler"));
         Assert.IsType<TestException>(report.Exception);
+    }
+
+    private static X509Certificate2 SelfSigned()
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("localhost");
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pfx), null);
+    }
+
+    [Fact]
+    public void TlsEchoWithHalfClose()
+    {
+        using var cert = SelfSigned();
+        string thumbprint = cert.Thumbprint;
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    Assert.NotNull(w.SslStream);
+                    var line = await r.ReadLine();
+                    w.Write(line);
+                    var rest = await r.Read();
+                    w.Write(B($"rest {rest.Length}\n"));
+                    await w.Drain();
+                },
+                "127.0.0.1",
+                0,
+                ssl: new SslServerAuthenticationOptions { ServerCertificate = cert });
+            var client = new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, c, _, _) => c is X509Certificate2 c2 && c2.Thumbprint == thumbprint,
+            };
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port, ssl: client);
+            Assert.True(writer.SslStream!.IsAuthenticated);
+            writer.Write(B("secret line\n"));
+            Assert.Equal("secret line\n", S(await reader.ReadLine()));
+            writer.Write(new byte[200_000]);
+            await writer.Drain();
+            writer.WriteEof();
+            Assert.Equal("rest 200000\n", S(await reader.ReadLine()));
+            Assert.Empty(await reader.Read());
+            writer.Close();
+            await writer.WaitClosed();
+            server.Close();
+            await server.WaitClosed();
+        });
     }
 }
