@@ -536,4 +536,92 @@ public class StreamTests
             await server.WaitClosed();
         });
     }
+
+    [Fact]
+    public void AHostThatDoesNotResolveThrowsSocketException()
+    {
+        Run(async () =>
+        {
+            await Assert.ThrowsAsync<SocketException>(async () => await Aio.OpenConnection("no-such-host.invalid", 80));
+            // The loop goes on.
+            await Aio.Sleep(0.001);
+        });
+    }
+
+    [Fact]
+    public void ClosingTheWriterEndsAPendingReadAsEndOfStream()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(async (r, w) => await r.Read(), "127.0.0.1", 0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var pending = Aio.CreateTask(reader.Read(10));
+            await Aio.Sleep(0.02);
+            writer.Close();
+            Assert.Empty(await pending);
+            Assert.True(reader.AtEof);
+            await writer.WaitClosed();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void APeerThatResetsTheConnectionFailsWriteOrDrainWithIOException()
+    {
+        Run(async () =>
+        {
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    await r.ReadExactly(10);
+                    w.Abort(); // unread data pending: the kernel answers with a reset
+                },
+                "127.0.0.1",
+                0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var chunk = new byte[64 * 1024];
+            var e = await Assert.ThrowsAsync<IOException>(async () =>
+            {
+                for (int i = 0; i < 10_000; i++)
+                {
+                    writer.Write(chunk);
+                    await writer.Drain();
+                }
+            });
+            Assert.Contains("Connection lost", e.Message, StringComparison.Ordinal);
+            Assert.True(writer.IsClosing);
+            writer.Close();
+            server.Close();
+            await server.WaitClosed();
+        });
+    }
+
+    [Fact]
+    public void UnderTheVirtualClockSocketWaitsAreNotJumpedPastAndAnIdleServerDoesNotHoldTimeBack()
+    {
+        HangGuard.Run(() => Virtual.Run(Main()));
+
+        static async Coroutine Main()
+        {
+            var server = await Aio.StartServer(Echo, "127.0.0.1", 0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var longSleeper = Aio.CreateTask(Nap());
+            // The timeout's timer is due while the read waits on the socket: the loop waits for the socket.
+            var line = await Aio.Timeout(5, async _ =>
+            {
+                writer.Write(B("virtual\n"));
+                return await reader.ReadLine();
+            });
+            Assert.Equal("virtual\n", S(line));
+            writer.Close();
+            await writer.WaitClosed();
+            await longSleeper;
+            Assert.True(Aio.GetRunningLoop().Time >= 3600);
+            server.Close();
+            await server.WaitClosed();
+        }
+
+        static async Coroutine Nap() => await Aio.Sleep(3600);
+    }
 }

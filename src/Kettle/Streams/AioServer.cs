@@ -30,7 +30,6 @@ public sealed class AioServer
     private readonly SslServerAuthenticationOptions? ssl;
     private readonly string? unixPath;
     private readonly HashSet<AioTask> handlers = new();
-    private readonly List<AioTask> acceptors = new();
     private readonly HashSet<AioStreamWriter> writers = new();
     private List<Future<bool>>? idleWaiters;
     private Future<bool>? serving;
@@ -44,11 +43,22 @@ public sealed class AioServer
         this.limit = limit;
         this.ssl = ssl;
         this.unixPath = unixPath;
-        foreach (var s in listeners)
+        // The accept loops are not tasks: a listening server is not outside work the loop waits for, so under a
+        // VirtualClock an idle server does not hold back time. Their awaits resume on the loop through its
+        // SynchronizationContext.
+        var saved = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(loop.SynchronizationContext);
+        try
         {
-            var ep = s.LocalEndPoint!;
-            endPoints.Add(ep);
-            acceptors.Add(loop.CreateTask(AcceptLoop(s), $"server-accept-{ep}"));
+            foreach (var s in listeners)
+            {
+                endPoints.Add(s.LocalEndPoint!);
+                _ = AcceptLoop(s);
+            }
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(saved);
         }
     }
 
@@ -83,10 +93,6 @@ public sealed class AioServer
         foreach (var s in listeners)
         {
             s.Dispose();
-        }
-        foreach (var a in acceptors)
-        {
-            a.Cancel();
         }
         if (unixPath is not null)
         {
@@ -206,15 +212,14 @@ public sealed class AioServer
         }
     }
 
-    private async Coroutine AcceptLoop(Socket listener)
+    private async Task AcceptLoop(Socket listener)
     {
-        var token = loop.currentTask!.CancellationToken;
         while (!closed)
         {
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(token);
+                socket = await listener.AcceptAsync();
             }
             catch (Exception) when (closed)
             {
@@ -224,7 +229,7 @@ public sealed class AioServer
             {
                 // Out of file descriptors, a connection reset before accept...: report, pause, go on (asyncio does).
                 loop.CallExceptionHandler(new LoopExceptionContext($"Accepting a connection on {listener.LocalEndPoint} failed", ex));
-                await Aio.Sleep(0.1);
+                await Task.Delay(100);
                 continue;
             }
             if (closed)
