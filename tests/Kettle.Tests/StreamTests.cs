@@ -428,6 +428,7 @@ public class StreamTests
             // A port in use.
             var inUse = await Assert.ThrowsAsync<SocketException>(async () => await Aio.StartServer(Echo, "127.0.0.1", server.Port));
             Assert.Equal(SocketError.AddressAlreadyInUse, inUse.SocketErrorCode);
+            Assert.Contains($"127.0.0.1:{server.Port}", inUse.Message, StringComparison.Ordinal);
             // A peer that closes mid-line.
             var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
             var e = await Assert.ThrowsAsync<IncompleteReadException>(async () => await reader.ReadUntil(B("\n")));
@@ -439,6 +440,7 @@ public class StreamTests
             // Nobody listening.
             var refused = await Assert.ThrowsAsync<SocketException>(async () => await Aio.OpenConnection("127.0.0.1", port));
             Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+            Assert.Contains($"127.0.0.1:{port}", refused.Message, StringComparison.Ordinal);
             // The loop still serves.
             var echo = await Aio.StartServer(Echo, "127.0.0.1", 0);
             var c = await Aio.OpenConnection("127.0.0.1", echo.Port);
@@ -542,7 +544,8 @@ public class StreamTests
     {
         Run(async () =>
         {
-            await Assert.ThrowsAsync<SocketException>(async () => await Aio.OpenConnection("no-such-host.invalid", 80));
+            var e = await Assert.ThrowsAsync<SocketException>(async () => await Aio.OpenConnection("no-such-host.invalid", 80));
+            Assert.Contains("no-such-host.invalid", e.Message, StringComparison.Ordinal);
             // The loop goes on.
             await Aio.Sleep(0.001);
         });

@@ -23,8 +23,8 @@ public static partial class Aio
         var token = loop.currentTask?.CancellationToken ?? default;
         IPAddress[] addresses = IPAddress.TryParse(host, out var literal)
             ? [literal]
-            : await Dns.GetHostAddressesAsync(host, token);
-        Exception? last = null;
+            : await Resolve(host, token);
+        SocketException? last = null;
         foreach (var address in addresses)
         {
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -45,7 +45,22 @@ public static partial class Aio
             }
             return await Wrap(loop, socket, ssl, host, limit, token);
         }
-        throw last ?? new SocketException((int)SocketError.HostNotFound);
+        throw last is null
+            ? new SocketException((int)SocketError.HostNotFound, $"Cannot connect to {host}:{port}: the name resolves to no address.")
+            : new SocketException((int)last.SocketErrorCode, $"Cannot connect to {host}:{port}: {last.Message}");
+    }
+
+    /// <summary>Resolves a host name; a failure names the host.</summary>
+    private static async Coroutine<IPAddress[]> Resolve(string host, CancellationToken token)
+    {
+        try
+        {
+            return await Dns.GetHostAddressesAsync(host, token);
+        }
+        catch (SocketException ex)
+        {
+            throw new SocketException((int)ex.SocketErrorCode, $"Cannot resolve host '{host}': {ex.Message}");
+        }
     }
 
     /// <summary>
@@ -99,8 +114,8 @@ public static partial class Aio
         var loop = GetRunningLoop();
         var token = loop.currentTask?.CancellationToken ?? default;
         IPAddress[] addresses = string.IsNullOrEmpty(host)
-            ? [IPAddress.IPv6Any]
-            : IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, token);
+            ? [Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any]
+            : IPAddress.TryParse(host, out var literal) ? [literal] : await Resolve(host, token);
         var listeners = new List<Socket>();
         try
         {
@@ -112,7 +127,14 @@ public static partial class Aio
                 {
                     socket.DualMode = true;
                 }
-                socket.Bind(new IPEndPoint(address, port));
+                try
+                {
+                    socket.Bind(new IPEndPoint(address, port));
+                }
+                catch (SocketException ex)
+                {
+                    throw new SocketException((int)ex.SocketErrorCode, $"Cannot listen on {new IPEndPoint(address, port)}: {ex.Message}");
+                }
                 socket.Listen(backlog);
             }
         }

@@ -100,9 +100,9 @@ public sealed class AioServer
             {
                 File.Delete(unixPath);
             }
-            catch (IOException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // Already gone or replaced: nothing to clean.
+                // Already gone, or not ours to remove: nothing to clean.
             }
         }
         serving?.TrySetResult(true);
@@ -213,6 +213,21 @@ public sealed class AioServer
     }
 
     private async Task AcceptLoop(Socket listener)
+    {
+        try
+        {
+            await AcceptConnections(listener);
+        }
+        catch (Exception ex)
+        {
+            if (!closed && !loop.IsClosed)
+            {
+                loop.CallExceptionHandler(new LoopExceptionContext($"The accept loop on {listener.LocalEndPoint} failed; the server no longer accepts there", ex));
+            }
+        }
+    }
+
+    private async Task AcceptConnections(Socket listener)
     {
         while (!closed)
         {
