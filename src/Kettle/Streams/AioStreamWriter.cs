@@ -55,8 +55,9 @@ public sealed class AioStreamWriter
     /// <summary>This side's address. asyncio: <c>get_extra_info("sockname")</c>.</summary>
     public EndPoint? LocalEndPoint => transport.LocalEndPoint;
 
-    /// <summary>The socket. asyncio: <c>get_extra_info("socket")</c>. Do not read or write it directly.</summary>
-    public Socket Socket => transport.Socket;
+    /// <summary>The socket (null for a child process's pipe). asyncio: <c>get_extra_info("socket")</c>. Do not
+    /// read or write it directly.</summary>
+    public Socket? Socket => transport.Socket;
 
     /// <summary>The TLS stream, or null on a plain connection. asyncio: <c>get_extra_info("ssl_object")</c>.</summary>
     public SslStream? SslStream => transport.Ssl;

@@ -10,13 +10,13 @@ namespace Kettle;
 /// <remarks>Threading: loop thread only (its async operations complete back on the loop).</remarks>
 internal abstract class Transport
 {
-    protected Transport(Socket socket)
+    protected Transport(Socket? socket)
     {
         Socket = socket;
         try
         {
-            RemoteEndPoint = socket.RemoteEndPoint;
-            LocalEndPoint = socket.LocalEndPoint;
+            RemoteEndPoint = socket?.RemoteEndPoint;
+            LocalEndPoint = socket?.LocalEndPoint;
         }
         catch (SocketException)
         {
@@ -24,7 +24,7 @@ internal abstract class Transport
         }
     }
 
-    public Socket Socket { get; }
+    public Socket? Socket { get; }
 
     public System.Net.EndPoint? RemoteEndPoint { get; }
 
@@ -55,24 +55,27 @@ internal abstract class Transport
         CloseCore();
     }
 
-    protected virtual void CloseCore() => Socket.Dispose();
+    protected virtual void CloseCore() => Socket?.Dispose();
 }
 
 /// <summary>A plain connected socket. Writes are tried synchronously first (asyncio does the same).</summary>
 internal sealed class SocketTransport : Transport
 {
+    private readonly Socket socket;
+
     public SocketTransport(Socket socket)
         : base(socket)
     {
+        this.socket = socket;
         socket.Blocking = false;
     }
 
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
-        Socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+        socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
     public override int TrySendNow(ReadOnlySpan<byte> data)
     {
-        int sent = Socket.Send(data, SocketFlags.None, out SocketError error);
+        int sent = socket.Send(data, SocketFlags.None, out SocketError error);
         if (error == SocketError.WouldBlock)
         {
             return 0;
@@ -88,14 +91,14 @@ internal sealed class SocketTransport : Transport
     {
         while (!data.IsEmpty)
         {
-            int n = await Socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            int n = await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
             data = data[n..];
         }
     }
 
     public override ValueTask ShutdownSendAsync()
     {
-        Socket.Shutdown(SocketShutdown.Send);
+        socket.Shutdown(SocketShutdown.Send);
         return ValueTask.CompletedTask;
     }
 }
@@ -104,9 +107,14 @@ internal sealed class SocketTransport : Transport
 internal sealed class SslTransport : Transport
 {
     private readonly SslStream ssl;
+    private readonly Socket socket;
 
     private SslTransport(Socket socket, SslStream ssl)
-        : base(socket) => this.ssl = ssl;
+        : base(socket)
+    {
+        this.ssl = ssl;
+        this.socket = socket;
+    }
 
     public override SslStream? Ssl => ssl;
 
@@ -150,12 +158,39 @@ internal sealed class SslTransport : Transport
     public override async ValueTask ShutdownSendAsync()
     {
         await ssl.ShutdownAsync().ConfigureAwait(false);
-        Socket.Shutdown(SocketShutdown.Send);
+        socket.Shutdown(SocketShutdown.Send);
     }
 
     protected override void CloseCore()
     {
         ssl.Dispose();
-        Socket.Dispose();
+        socket.Dispose();
     }
+}
+
+/// <summary>One direction of a pipe (a child process's stdin, stdout or stderr) as a transport.</summary>
+internal sealed class PipeTransport : Transport
+{
+    private readonly Stream stream;
+
+    public PipeTransport(Stream stream)
+        : base(null) => this.stream = stream;
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        stream.ReadAsync(buffer, cancellationToken);
+
+    public override async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        await stream.WriteAsync(data, cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A pipe has no half-close: closing it is the end of stream for the reader.</summary>
+    public override ValueTask ShutdownSendAsync()
+    {
+        Close();
+        return ValueTask.CompletedTask;
+    }
+
+    protected override void CloseCore() => stream.Dispose();
 }
