@@ -627,4 +627,33 @@ public class StreamTests
 
         static async Coroutine Nap() => await Aio.Sleep(3600);
     }
+
+    [Fact]
+    public void CloseClientsEndsTheHandlersReadsAsEndOfStream()
+    {
+        Run(async () =>
+        {
+            int ended = 0;
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    Assert.Empty(await r.Read()); // EOF once the server closes the connection
+                    ended++;
+                },
+                "127.0.0.1",
+                0);
+            var a = await Aio.OpenConnection("127.0.0.1", server.Port);
+            var b = await Aio.OpenConnection("127.0.0.1", server.Port);
+            await Until(() => server.ActiveHandlers == 2);
+            Assert.All(server.Handlers, h => Assert.StartsWith("conn-127.0.0.1:", h.Name, StringComparison.Ordinal));
+            server.Close();
+            server.CloseClients();
+            await server.WaitClosed();
+            Assert.Equal(2, ended);
+            Assert.Empty(await a.Reader.Read());
+            Assert.Empty(await b.Reader.Read());
+            a.Writer.Close();
+            b.Writer.Close();
+        });
+    }
 }

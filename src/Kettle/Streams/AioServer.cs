@@ -30,7 +30,7 @@ public sealed class AioServer
     private readonly SslServerAuthenticationOptions? ssl;
     private readonly string? unixPath;
     private readonly HashSet<AioTask> handlers = new();
-    private readonly HashSet<AioStreamWriter> writers = new();
+    private readonly HashSet<Connection> connections = new();
     private List<Future<bool>>? idleWaiters;
     private Future<bool>? serving;
     private bool closed;
@@ -114,9 +114,17 @@ public sealed class AioServer
     public void CloseClients()
     {
         loop.CheckThread(nameof(CloseClients));
-        foreach (var w in writers.ToArray())
+        foreach (var c in connections.ToArray())
         {
-            w.Close();
+            c.ClosedByServer = true;
+            if (c.Writer is { } w)
+            {
+                w.Close();
+            }
+            else
+            {
+                c.Socket.Dispose(); // still in its TLS handshake
+            }
         }
     }
 
@@ -275,7 +283,14 @@ public sealed class AioServer
         {
             peer = "unix";
         }
-        var task = loop.CreateTask(RunHandler(socket), $"conn-{peer}");
+        var connection = new Connection(socket);
+        if (ssl is null)
+        {
+            // Ready before the task starts, so CloseClients reaches a handler that has not run yet.
+            connection.Open(new SocketTransport(socket), loop, limit);
+        }
+        connections.Add(connection);
+        var task = loop.CreateTask(RunHandler(connection), $"conn-{peer}");
         if (!task.IsDone)
         {
             handlers.Add(task);
@@ -287,34 +302,62 @@ public sealed class AioServer
         }
     }
 
-    private async Coroutine RunHandler(Socket socket)
+    private async Coroutine RunHandler(Connection connection)
     {
-        Transport? transport = null;
-        AioStreamWriter? writer = null;
         try
         {
-            transport = ssl is null
-                ? new SocketTransport(socket)
-                : await SslTransport.AcceptAsync(socket, ssl, loop.currentTask!.CancellationToken);
-            var reader = new AioStreamReader(transport, loop, limit);
-            writer = new AioStreamWriter(transport, loop, reader);
-            writers.Add(writer);
-            await handler(reader, writer);
+            if (connection.Writer is null)
+            {
+                var transport = await SslTransport.AcceptAsync(connection.Socket, ssl!, loop.currentTask!.CancellationToken);
+                connection.Open(transport, loop, limit);
+                if (connection.ClosedByServer)
+                {
+                    return;
+                }
+            }
+            await handler(connection.Reader!, connection.Writer!);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            loop.CallExceptionHandler(new LoopExceptionContext("Unhandled exception in a connection handler", ex) { Task = loop.currentTask });
+            if (!(connection.ClosedByServer && connection.Writer is null))
+            {
+                loop.CallExceptionHandler(new LoopExceptionContext("Unhandled exception in a connection handler", ex) { Task = loop.currentTask });
+            }
         }
         finally
         {
-            if (writer is not null)
+            connections.Remove(connection);
+            if (connection.Writer is { } w)
             {
-                writers.Remove(writer);
-                writer.Close();
+                w.Close();
             }
-            else if (transport is null)
+            else
             {
-                socket.Dispose();
+                connection.Socket.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One accepted connection: its streams exist once the transport is ready (after TLS's handshake).</summary>
+    private sealed class Connection
+    {
+        public Connection(Socket socket) => Socket = socket;
+
+        public Socket Socket { get; }
+
+        public AioStreamReader? Reader { get; private set; }
+
+        public AioStreamWriter? Writer { get; private set; }
+
+        public bool ClosedByServer { get; set; }
+
+        public void Open(Transport transport, EventLoop loop, int limit)
+        {
+            Reader = new AioStreamReader(transport, loop, limit);
+            Writer = new AioStreamWriter(transport, loop, Reader);
+            if (ClosedByServer)
+            {
+                Writer.Close();
             }
         }
     }

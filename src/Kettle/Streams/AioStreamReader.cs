@@ -207,6 +207,7 @@ public sealed class AioStreamReader
         var token = task is null ? default : task.CancellationToken;
         int n;
         waiting = true;
+        transport.BeginRead();
         try
         {
             n = await transport.ReceiveAsync(buffer.AsMemory(end), token);
@@ -223,6 +224,7 @@ public sealed class AioStreamReader
         finally
         {
             waiting = false;
+            transport.EndRead();
         }
         if (n == 0)
         {

@@ -45,6 +45,27 @@ internal abstract class Transport
 
     public abstract ValueTask ShutdownSendAsync();
 
+    private bool reading;
+    private bool closeAfterRead;
+
+    /// <summary>A read is in flight (the reader says so, to let <see cref="Close"/> end it gracefully).</summary>
+    public void BeginRead() => reading = true;
+
+    public void EndRead()
+    {
+        reading = false;
+        if (closeAfterRead)
+        {
+            closeAfterRead = false;
+            CloseCore();
+        }
+    }
+
+    /// <summary>
+    /// Closes. A socket with a read in flight is shut down first (the peer gets a FIN, the read ends as end of
+    /// stream) and released when that read returns: disposing it under the read would make .NET abort the
+    /// connection with a reset.
+    /// </summary>
     public void Close()
     {
         if (ClosedLocally)
@@ -52,6 +73,19 @@ internal abstract class Transport
             return;
         }
         ClosedLocally = true;
+        if (reading && Socket is { } socket)
+        {
+            try
+            {
+                socket.Shutdown(SocketShutdown.Both);
+                closeAfterRead = true;
+                return;
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Not connected any more: release it now.
+            }
+        }
         CloseCore();
     }
 
