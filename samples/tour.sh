@@ -3,7 +3,7 @@
 # Usage (from the project root): bash samples/tour.sh [NAME...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(greet fetch-data gather taskgroup taskgroup-errors to-thread process-pool async-connection countdown debug-mode named-tasks)
+order=(greet fetch-data gather taskgroup taskgroup-errors to-thread process-pool async-connection echo-server fetch-many countdown debug-mode named-tasks)
 [ $# -gt 0 ] && order=("$@")
 for name in "${order[@]}"; do
   [ -f "samples/$name.cs" ] || continue

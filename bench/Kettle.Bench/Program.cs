@@ -1,12 +1,19 @@
 // Kettle's side of ../shared/bench: the same workloads, one JSON line per run (peer "kettle").
-// Usage: Kettle.Bench WORKLOAD N    (workloads: spawn, switch, sleepers, queue)
+// Usage: Kettle.Bench WORKLOAD N    (workloads: spawn, switch, sleepers, queue, to_thread, lock, process_pool)
+//        Kettle.Bench echo_server     (prints "PORT <n>", echoes on 127.0.0.1 until killed)
 using System.Diagnostics;
 using System.Globalization;
 using Kettle;
 
+if (args.Length == 1 && args[0] == "echo_server")
+{
+    Aio.Run(Workloads.EchoServer());
+    return 0;
+}
+
 if (args.Length < 2 || !int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n <= 0)
 {
-    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock)");
+    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock | process_pool), or: kettle.sh echo_server");
     return 2;
 }
 
@@ -41,6 +48,45 @@ return 0;
 
 static class Workloads
 {
+    // 5. echo server (client: ../shared/bench/node/echo_client.mjs, driven by common/echo_run.py).
+    public static async Coroutine EchoServer()
+    {
+        var server = await Aio.StartServer(EchoHandler, "127.0.0.1", 0, backlog: 1024);
+        Console.WriteLine($"PORT {server.Port}");
+        Console.Out.Flush();
+        await server.ServeForever();
+    }
+
+    // TCP_NODELAY is set on every accepted connection by the server.
+    private static async Coroutine EchoHandler(AioStreamReader reader, AioStreamWriter writer)
+    {
+        try
+        {
+            while (true)
+            {
+                var data = await reader.Read(65536);
+                if (data.Length == 0)
+                {
+                    break;
+                }
+                writer.Write(data);
+                await writer.Drain();
+            }
+        }
+        catch (IOException)
+        {
+            // Connection reset by the client: done.
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // Same.
+        }
+        finally
+        {
+            writer.Close();
+        }
+    }
+
     // 1. spawn: N tasks that each yield once to the loop and return their index; wait for all (gather).
     public static async Coroutine Spawn(int n)
     {

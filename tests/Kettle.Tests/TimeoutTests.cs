@@ -615,4 +615,20 @@ public class TimeoutTests
         Assert.True(expired);
         Assert.Equal(0, cancelling);
     }
+
+    [Fact]
+    public void AForeignWaitCancelledThroughTheTaskTokenBecomesTimeoutException()
+    {
+        // Real clock: Task.Delay is foreign. Its OperationCanceledException carries the token that the expiry
+        // cancelled, which Uncancel renews; the timeout must still recognise it as its own.
+        HangGuard.Run(() => Aio.Run(Main(), new RunOptions { HandleCtrlC = false }));
+
+        static async Coroutine Main()
+        {
+            var e = await Assert.ThrowsAsync<TimeoutException>(async () =>
+                await Aio.Timeout(0.05, async _ => await Task.Delay(TimeSpan.FromSeconds(30), Aio.CurrentTask!.CancellationToken)));
+            Assert.IsAssignableFrom<OperationCanceledException>(e.InnerException);
+            Assert.Equal(0, Aio.CurrentTask!.Cancelling());
+        }
+    }
 }

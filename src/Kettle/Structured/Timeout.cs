@@ -119,7 +119,10 @@ public sealed class TimeoutScope
         if (state == State.Expiring)
         {
             state = State.Expired;
-            if (task!.Uncancel() <= cancellingSnapshot && error is not null && task.IsCancellationOf(error))
+            // Decided before Uncancel: at zero it renews the task's CancellationToken, and a foreign API's
+            // OperationCanceledException carries the old one.
+            bool cancelled = error is not null && task!.IsCancellationOf(error);
+            if (task!.Uncancel() <= cancellingSnapshot && cancelled)
             {
                 return new TimeoutException(
                     $"The timeout expired (deadline: loop time {when?.ToString("0.###", CultureInfo.InvariantCulture) ?? "none"}).", error);
