@@ -551,7 +551,7 @@ public sealed partial class EventLoop : IDisposable
     {
         ArgumentNullException.ThrowIfNull(context);
         var extra = context.Task is { } t ? $" (task {t.Name})" : "";
-        var source = context.SourceTrace is { } s ? Environment.NewLine + "Object created at (most recent call last):" + Environment.NewLine + s : "";
+        var source = context.SourceTrace is { } s ? Environment.NewLine + "Object created at (most recent call first, as .NET prints stacks):" + Environment.NewLine + s : "";
         logger.LogError(context.Exception, "{Message}{Task}{Source}", context.Message, extra, source);
     }
 

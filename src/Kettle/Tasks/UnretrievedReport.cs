@@ -42,7 +42,7 @@ internal sealed class UnretrievedReport
             if (loop is null)
             {
                 var logger = Aio.DefaultLoggerFactory?.CreateLogger("Kettle") ?? StderrLogger.Instance;
-                logger.LogWarning("{Message}{Source}", message, trace is null ? "" : Environment.NewLine + "Coroutine created at (most recent call last):" + Environment.NewLine + trace);
+                logger.LogWarning("{Message}{Source}", message, trace is null ? "" : Environment.NewLine + "Coroutine created at (most recent call first, as .NET prints stacks):" + Environment.NewLine + trace);
             }
             else if (!loop.IsRunning || !loop.TryEnqueueThreadsafe(new Handle(loop, (Action)(() => loop.CallExceptionHandler(context)), null)))
             {
