@@ -47,7 +47,10 @@ public sealed class KettleCallRequest
     public int Attempt { get; init; }
 }
 
-/// <summary>How a call ended on the silo.</summary>
+/// <summary>
+/// How a call ended on the silo. asyncio counterpart: a process-pool worker's result item holding a value or an
+/// exception. Threading: a value; any thread.
+/// </summary>
 public enum KettleCallStatus
 {
     /// <summary>The method returned; the result is in <see cref="KettleCallReply.Result"/>.</summary>
@@ -87,7 +90,10 @@ public sealed class KettleCallReply
     public string Silo { get; init; } = string.Empty;
 }
 
-/// <summary>An exception as text: type name, message, stack, inner exception. Threading: immutable; any thread.</summary>
+/// <summary>
+/// An exception as text: type name, message, stack, inner exception. asyncio counterpart: the
+/// <c>_RemoteTraceback</c> a process pool attaches. Threading: immutable; any thread.
+/// </summary>
 [GenerateSerializer]
 [Immutable]
 [Alias("Kettle.Orleans.KettleCallError")]

@@ -1,6 +1,9 @@
 namespace Kettle.Orleans;
 
-/// <summary>Why a call to the cluster failed without an outcome from the user's method.</summary>
+/// <summary>
+/// Why a call to the cluster failed without an outcome from the user's method. asyncio counterpart: none (Python's
+/// process pool only knows <c>BrokenProcessPool</c>). Threading: a value; any thread.
+/// </summary>
 public enum ClusterCallFailure
 {
     /// <summary>A silo refused the call before running it: the method is not in its allow-list, the job assembly's version differs, or there is no such method.</summary>
