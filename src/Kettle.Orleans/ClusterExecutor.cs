@@ -59,6 +59,10 @@ public sealed class ClusterExecutor : Executor
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.MaxAttempts, "MaxAttempts must be greater than 0.");
         }
+        if (options.RetryDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.RetryDelay, "RetryDelay must not be negative.");
+        }
         if (options.CallTimeout is { } t && t <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(options), t, "CallTimeout must be positive.");

@@ -66,6 +66,19 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task Each_silo_runs_at_most_its_configured_number_of_calls_at_once()
+    {
+        await fixture.EnsureTwoSilos();
+        int silos = fixture.Cluster.GetActiveSilos().Count();
+        using var executor = NewExecutor(new ClusterExecutorOptions { MaxInFlight = 32 });
+        Jobs.ResetConcurrency();
+        var results = await Task.WhenAll(Enumerable.Range(0, 96).Select(i => executor.Submit(Jobs.Concurrent, i))).WaitAsync(Bound);
+        Assert.Equal(Enumerable.Range(0, 96), results);
+        // 32 calls in flight, but each silo runs at most MaxConcurrentCalls (4) of them at once.
+        Assert.InRange(Jobs.MaxRunning, 1, 4 * silos);
+    }
+
+    [Fact]
     public async Task Arguments_and_results_travel_as_json_of_the_declared_types()
     {
         using var executor = NewExecutor();

@@ -81,6 +81,16 @@ public sealed class RetryPolicyTests
         Assert.Equal(3, grains.MaxConcurrent);
     }
 
+    [Fact]
+    public void Options_out_of_range_are_refused()
+    {
+        var grains = FakeGrains.Scripted().Factory;
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClusterExecutor(grains, new ClusterExecutorOptions { MaxInFlight = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClusterExecutor(grains, new ClusterExecutorOptions { MaxAttempts = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClusterExecutor(grains, new ClusterExecutorOptions { CallTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ClusterExecutor(grains, new ClusterExecutorOptions { RetryDelay = TimeSpan.FromSeconds(-1) }));
+    }
+
     /// <summary>An IGrainFactory whose worker grains follow a script, made with DispatchProxy.</summary>
     private sealed class FakeGrains
     {
