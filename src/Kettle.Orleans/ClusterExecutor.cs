@@ -42,6 +42,7 @@ public sealed class ClusterExecutor : Executor
     private readonly HashSet<MethodInfo> idempotent = new();
     private readonly Dictionary<string, long> bySilo = new(StringComparer.Ordinal);
     private readonly long keyBase;
+    private readonly long[] generations;
     private int inFlight;
     private bool shutdown;
 
@@ -76,12 +77,13 @@ public sealed class ClusterExecutor : Executor
         {
             idempotent.Add(d.Method);
         }
+        generations = new long[MaxInFlight];
         for (int i = MaxInFlight - 1; i >= 0; i--)
         {
             freeSlots.Push(i);
         }
         // Slots of different executors are different grains: one executor's calls never queue behind another's.
-        keyBase = Random.Shared.NextInt64(1, long.MaxValue / 2) & ~0xFFFFFL;
+        keyBase = Random.Shared.NextInt64(1, long.MaxValue / 2);
     }
 
     /// <summary>The most calls in flight to the cluster at once.</summary>
@@ -300,18 +302,20 @@ public sealed class ClusterExecutor : Executor
             {
                 try
                 {
-                    var grain = grains.GetGrain<IKettleWorkerGrain>(keyBase + slot);
+                    var grain = grains.GetGrain<IKettleWorkerGrain>(SlotKey(slot));
                     var reply = await grain.Run(call.Request(pending.Args, callId, attempt), token).ConfigureAwait(false);
                     Finish(work, call, reply, attempt);
                     return;
                 }
                 catch (Exception ex) when (token.IsCancellationRequested)
                 {
+                    RetireSlotGrain(slot);
                     FailCancelled(work, call, deadline, ex);
                     return;
                 }
                 catch (Exception ex)
                 {
+                    RetireSlotGrain(slot);
                     var failure = Classify(ex);
                     bool again = attempt < MaxAttempts && (failure == ClusterCallFailure.NotDelivered || idempotent.Contains(call.Plan.Method));
                     if (!again)
@@ -342,6 +346,15 @@ public sealed class ClusterExecutor : Executor
             Release(slot);
         }
     }
+
+    /// <summary>The key of the worker grain a slot uses now.</summary>
+    private long SlotKey(int slot) => keyBase + (Volatile.Read(ref generations[slot]) * MaxInFlight) + slot;
+
+    /// <summary>
+    /// The slot's call ended without a reply (cancelled, timed out, lost), so its grain may still be running it (a method
+    /// that ignores its token): the slot's next call goes to a new grain rather than queue behind it.
+    /// </summary>
+    private void RetireSlotGrain(int slot) => Interlocked.Increment(ref generations[slot]);
 
     private void FailCancelled(ExecutorWork work, ClusterCall call, CancellationTokenSource? deadline, Exception ex)
     {

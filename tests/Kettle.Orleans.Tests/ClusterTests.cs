@@ -186,6 +186,25 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task A_call_that_ignores_its_timeout_does_not_hold_up_the_next_call_in_its_slot()
+    {
+        using var executor = NewExecutor(new ClusterExecutorOptions { MaxInFlight = 1, CallTimeout = TimeSpan.FromMilliseconds(500) });
+        Jobs.StubbornGate.Reset();
+        try
+        {
+            await Assert.ThrowsAsync<TimeoutException>(() => executor.Submit(Jobs.Stubborn, 1).WaitAsync(Bound));
+            Assert.True(Jobs.Started.ContainsKey("stubborn-1"));
+            // The stubborn call still runs on its grain; the slot's next call goes to a fresh grain and completes.
+            Assert.Equal(9, await executor.Submit(Jobs.Square, 3L).WaitAsync(Bound));
+            Assert.False(Jobs.StubbornGate.IsSet);
+        }
+        finally
+        {
+            Jobs.StubbornGate.Set();
+        }
+    }
+
+    [Fact]
     public async Task Shutdown_with_cancel_pending_cancels_the_calls_still_waiting()
     {
         var executor = NewExecutor(new ClusterExecutorOptions { MaxInFlight = 1 });

@@ -66,6 +66,17 @@ public static class Jobs
         return -1;
     }
 
+    /// <summary>Opened by the tests to let <see cref="Stubborn"/> calls end.</summary>
+    public static ManualResetEventSlim StubbornGate { get; } = new();
+
+    /// <summary>Ignores cancellation: runs until <see cref="StubbornGate"/> opens (at most 60 s).</summary>
+    public static int Stubborn(int id)
+    {
+        Started["stubborn-" + id] = true;
+        StubbornGate.Wait(TimeSpan.FromSeconds(60));
+        return id;
+    }
+
     /// <summary>Works for <paramref name="milliseconds"/>, stopping early if cancelled; returns its input.</summary>
     public static int Work(int id, int milliseconds, CancellationToken cancellationToken)
     {
