@@ -20,9 +20,15 @@ internal sealed class ProcessCall
 {
     private static readonly ConcurrentDictionary<MethodInfo, object> Cache = new();
 
-    private ProcessCall(MethodInfo method, Type[] parameterTypes, string[] parameterNames)
+    /// <summary>Plans made with a trailing <see cref="CancellationToken"/> parameter allowed (cluster executors).</summary>
+    private static readonly ConcurrentDictionary<MethodInfo, object> TokenCache = new();
+
+    private static readonly JsonElement JsonNull = JsonDocument.Parse("null").RootElement.Clone();
+
+    private ProcessCall(MethodInfo method, Type[] parameterTypes, string[] parameterNames, int tokenIndex = -1)
     {
         Method = method;
+        TokenIndex = tokenIndex;
         ParameterTypes = parameterTypes;
         ParameterNames = parameterNames;
         AssemblyName = method.Module.Assembly.GetName().Name!;
@@ -39,6 +45,13 @@ internal sealed class ProcessCall
     public Type[] ParameterTypes { get; }
 
     public string[] ParameterNames { get; }
+
+    /// <summary>
+    /// The index of the trailing <see cref="CancellationToken"/> parameter, or -1. Only plans made with
+    /// <c>allowCancellationToken</c> have one: the token is not sent (its argument travels as JSON null) and the
+    /// receiving side passes its own token there.
+    /// </summary>
+    public int TokenIndex { get; }
 
     public Type ReturnType => Method.ReturnType;
 
@@ -57,7 +70,13 @@ internal sealed class ProcessCall
     /// The plan for calling <paramref name="function"/> in a worker, whose result is read as <paramref name="resultType"/>
     /// (null: ignored, for initializers); throws <see cref="ArgumentException"/> saying why it cannot be sent.
     /// </summary>
-    public static ProcessCall For(Delegate function, Type? resultType, string paramName)
+    public static ProcessCall For(Delegate function, Type? resultType, string paramName) => For(function, resultType, paramName, allowCancellationToken: false);
+
+    /// <summary>
+    /// As <see cref="For(Delegate, Type?, string)"/>; with <paramref name="allowCancellationToken"/>, a last parameter of
+    /// type <see cref="CancellationToken"/> is accepted and left to the receiver (see <see cref="TokenIndex"/>).
+    /// </summary>
+    public static ProcessCall For(Delegate function, Type? resultType, string paramName, bool allowCancellationToken)
     {
         var method = function.Method;
         string name = Describe(method);
@@ -86,7 +105,7 @@ internal sealed class ProcessCall
         {
             throw new ArgumentException($"{name} is a multicast delegate: a worker process runs one method per call.", paramName);
         }
-        var entry = Cache.GetOrAdd(method, static m => Create(m));
+        var entry = allowCancellationToken ? TokenCache.GetOrAdd(method, static m => Create(m, true)) : Cache.GetOrAdd(method, static m => Create(m, false));
         if (entry is string reason)
         {
             throw new ArgumentException(reason, paramName);
@@ -115,6 +134,11 @@ internal sealed class ProcessCall
         for (int i = 0; i < result.Length; i++)
         {
             var type = ParameterTypes[i];
+            if (i == TokenIndex)
+            {
+                result[i] = JsonNull;
+                continue;
+            }
             string what = $"Argument '{ParameterNames[i]}' ({Show(type)}) of {DisplayName}";
             try
             {
@@ -160,7 +184,7 @@ internal sealed class ProcessCall
             ? resultType == typeof(VoidResult) || !resultType.IsValueType
             : resultType.IsAssignableFrom(returnType);
 
-    private static object Create(MethodInfo method)
+    private static object Create(MethodInfo method, bool allowCancellationToken)
     {
         string name = Describe(method);
         var type = method.DeclaringType;
@@ -204,10 +228,17 @@ internal sealed class ProcessCall
         var parameters = method.GetParameters();
         var types = new Type[parameters.Length];
         var names = new string[parameters.Length];
+        int tokenIndex = -1;
         for (int i = 0; i < parameters.Length; i++)
         {
             var p = parameters[i];
             names[i] = p.Name ?? $"#{i}";
+            if (allowCancellationToken && i == parameters.Length - 1 && p.ParameterType == typeof(CancellationToken))
+            {
+                tokenIndex = i;
+                types[i] = p.ParameterType;
+                continue;
+            }
             if (p.ParameterType.IsByRef || p.IsOut)
             {
                 return $"Parameter '{names[i]}' of {name} is ref/out/in: a worker process can only send values back through the result. Return a record instead.";
@@ -234,7 +265,7 @@ internal sealed class ProcessCall
                 return $"{name} returns {Show(method.ReturnType)}, which cannot be sent back from a worker process: {why}";
             }
         }
-        return new ProcessCall(method, types, names);
+        return new ProcessCall(method, types, names, tokenIndex);
     }
 
     /// <summary>Why values of <paramref name="type"/> cannot travel as JSON of their declared type, or null.</summary>
