@@ -158,12 +158,16 @@ public class ThreadExecutorTests
     {
         var pool = new ThreadPoolExecutor(maxWorkers: 1);
         using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
         var running = pool.Submit(() =>
         {
+            started.Set();
             release.Wait();
             return 1;
         });
         var queued = pool.Submit(() => 2);
+        // Shut down only once the first call runs: before that it is still queued, and cancelPending would cancel it too.
+        Assert.True(started.Wait(TimeSpan.FromSeconds(60)), "the worker never started the first call");
         var shutdown = Task.Run(() => pool.Shutdown(wait: true, cancelPending: true));
         SpinWait.SpinUntil(() => pool.IsShutdown);
         release.Set();
