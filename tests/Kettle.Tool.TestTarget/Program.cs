@@ -1,0 +1,123 @@
+// Programs for the kettle tool's tests to look at. Each prints "ready PID" once its tasks are in place, then runs
+// until killed (or, for "plain", until its standard input closes).
+//   album     asyncio's ps/pstree documentation example: a TaskGroup of two albums, each a TaskGroup of tracks
+//   deadlock  two named tasks that await each other
+//   blocked   a task whose step blocks the loop thread
+//   plain     a .NET program that never uses Kettle
+using Kettle;
+
+switch (args.Length > 0 ? args[0] : "")
+{
+    case "album":
+        Aio.Run(Album.Run());
+        break;
+    case "deadlock":
+        Aio.Run(Deadlock.Run());
+        break;
+    case "blocked":
+        Aio.Run(Blocked.Run(), new RunOptions { Debug = true, SlowCallbackDuration = TimeSpan.FromSeconds(3600) });
+        break;
+    case "plain":
+        Target.Ready();
+        Console.In.ReadToEnd();
+        break;
+    default:
+        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|blocked|plain");
+        return 2;
+}
+return 0;
+
+internal static class Target
+{
+    public static void Ready()
+    {
+        Console.WriteLine($"ready {Environment.ProcessId}");
+        Console.Out.Flush();
+    }
+}
+
+internal static class Album
+{
+    private static async Coroutine Play(string track)
+    {
+        while (true)
+        {
+            await Aio.Sleep(3600);
+        }
+    }
+
+    private static async Coroutine Record(string album, string[] tracks)
+    {
+        await TaskGroup.Run(async tg =>
+        {
+            foreach (var t in tracks)
+            {
+                _ = tg.CreateTask(Play(t), name: t);
+            }
+        });
+    }
+
+    public static async Coroutine Run()
+    {
+        await TaskGroup.Run(async tg =>
+        {
+            _ = tg.CreateTask(Record("Sundowning", ["TNDNBTG", "Levitate"]), name: "Sundowning");
+            _ = tg.CreateTask(Record("TMBTE", ["DYWTYLM", "Aqua Regia"]), name: "TMBTE");
+            _ = tg.CreateTask(Announce());
+        });
+    }
+
+    private static async Coroutine Announce()
+    {
+        await Aio.Sleep(0.05); // the albums and their tracks are started by now
+        Target.Ready();
+    }
+}
+
+internal static class Deadlock
+{
+    private static AioTask? a, b;
+
+    private static async Coroutine WaitForB()
+    {
+        await Aio.Yield();
+        await b!;
+    }
+
+    private static async Coroutine WaitForA()
+    {
+        await Aio.Yield();
+        await a!;
+    }
+
+    public static async Coroutine Run()
+    {
+        a = Aio.CreateTask(WaitForB(), name: "Alice");
+        b = Aio.CreateTask(WaitForA(), name: "Bob");
+        await Aio.Sleep(0.05);
+        Target.Ready();
+        await a;
+    }
+}
+
+internal static class Blocked
+{
+    private static async Coroutine Hog()
+    {
+        await Aio.Sleep(0.05);
+        Target.Ready();
+        Thread.Sleep(Timeout.Infinite); // holds the loop thread: only another thread can still answer
+    }
+
+    private static async Coroutine Idle()
+    {
+        await Aio.Sleep(3600);
+    }
+
+    public static async Coroutine Run()
+    {
+        var idle = Aio.CreateTask(Idle(), name: "idle");
+        await Aio.CreateTask(Hog(), name: "hog");
+        await idle;
+    }
+}
