@@ -39,7 +39,7 @@ internal static class SnapshotClient
         }
         catch (Exception ex) when (ex is ServerNotAvailableException or EndOfStreamException or IOException or SocketException or TimeoutException)
         {
-            throw Exited(pid, name, ex) ?? new ToolException(ExitCodes.Failed, $"kettle: cannot talk to process {pid} ({name}): {ex.Message}", ex);
+            throw Exited(pid, name, ex, TimeSpan.FromSeconds(5)) ?? new ToolException(ExitCodes.Failed, $"kettle: cannot talk to process {pid} ({name}): {ex.Message}", ex);
         }
 
         var answer = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -92,7 +92,7 @@ internal static class SnapshotClient
                 }
                 return snapshot;
             }
-            if (Exited(pid, name, null) is { } gone)
+            if (Exited(pid, name, null, first == reading ? TimeSpan.FromSeconds(5) : TimeSpan.Zero) is { } gone)
             {
                 throw gone;
             }
@@ -103,7 +103,8 @@ internal static class SnapshotClient
             }
             throw new ToolException(ExitCodes.NoKettle,
                 $"kettle: process {pid} ({name}) is a .NET process, but nothing answered for Kettle within {timeout.TotalSeconds:0.#} s: " +
-                "it does not use Kettle, or no Kettle event loop has run in it yet.");
+                "it does not use Kettle, no Kettle event loop has run in it yet, or EventSource is switched off in it " +
+                "(Native AOT and `dotnet run app.cs` apps: set the EventSourceSupport property to true).");
         }
         finally
         {
@@ -185,13 +186,14 @@ internal static class SnapshotClient
         return false;
     }
 
-    /// <summary>An error if the process is gone, else null.</summary>
-    private static ToolException? Exited(int pid, string name, Exception? inner)
+    /// <summary>An error if the process is gone (or goes within <paramref name="grace"/>: a process that broke the
+    /// session may still be on its way out), else null.</summary>
+    private static ToolException? Exited(int pid, string name, Exception? inner, TimeSpan grace)
     {
         try
         {
             using var p = Process.GetProcessById(pid);
-            if (!p.HasExited)
+            if (!p.WaitForExit(grace))
             {
                 return null;
             }

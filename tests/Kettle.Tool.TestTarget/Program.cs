@@ -4,6 +4,8 @@
 //   deadlock  two named tasks that await each other
 //   blocked   a task whose step blocks the loop thread
 //   plain     a .NET program that never uses Kettle
+//   vanish    no Kettle loop; a stand-in "Kettle" event source that sends half an answer and exits the process
+using System.Diagnostics.Tracing;
 using Kettle;
 
 switch (args.Length > 0 ? args[0] : "")
@@ -21,8 +23,13 @@ switch (args.Length > 0 ? args[0] : "")
         Target.Ready();
         Console.In.ReadToEnd();
         break;
+    case "vanish":
+        GC.KeepAlive(VanishingSource.Log);
+        Target.Ready();
+        Thread.Sleep(Timeout.Infinite);
+        break;
     default:
-        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|blocked|plain");
+        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|blocked|plain|vanish");
         return 2;
 }
 return 0;
@@ -121,3 +128,31 @@ internal static class Blocked
         await idle;
     }
 }
+
+/// <summary>Answers a kettle request with the first of two chunks, then ends the process: "exits mid-read".</summary>
+[EventSource(Name = "Kettle")]
+internal sealed class VanishingSource : EventSource
+{
+    public static readonly VanishingSource Log = new();
+
+    public static class Keywords
+    {
+        public const EventKeywords Snapshot = (EventKeywords)1;
+    }
+
+    [Event(1, Level = EventLevel.Informational, Keywords = Keywords.Snapshot, Version = 1)]
+    public void Snapshot(string request, int chunk, int chunkCount, string json) => WriteEvent(1, request, chunk, chunkCount, json);
+
+    protected override void OnEventCommand(EventCommandEventArgs command)
+    {
+        if (command.Command == EventCommand.Enable && command.Arguments is { } a && a.TryGetValue("kettle.request", out var request) && request is not null)
+        {
+            new Thread(() =>
+            {
+                Snapshot(request, 0, 2, "{\"version\": 1, ");
+                Environment.Exit(3);
+            }).Start();
+        }
+    }
+}
+

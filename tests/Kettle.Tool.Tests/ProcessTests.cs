@@ -217,3 +217,18 @@ public sealed class ErrorTests
         Assert.Contains("xml", run.Err, StringComparison.Ordinal);
     }
 }
+
+public sealed class ExitMidReadTests
+{
+    [Fact]
+    public async Task Ps_ProcessExitsMidAnswer_Status7()
+    {
+        using var target = TargetProcess.Start("vanish");
+
+        var run = await ToolRun.Of("ps", target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--timeout", "60");
+
+        Assert.True(run.ExitCode == ExitCodes.ExitedMidRead, run.Err);
+        Assert.Matches(@"^kettle: process \d+ \(.*\) (exited while it was being read|closed the diagnostics session before answering)\.\n$", run.Err);
+        Assert.Equal("", run.Out);
+    }
+}
