@@ -81,7 +81,9 @@ internal static class KettleCli
             ps, pstree, top, timeout,
         };
         var parsed = root.Parse(args);
-        return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancel);
+        int status = await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, cancel);
+        // Usage errors get their own status (System.CommandLine says 1, which pstree uses for cycles, as asyncio does).
+        return parsed.Errors.Count > 0 ? ExitCodes.Usage : status;
     }
 
     private static TimeSpan Seconds(double s) => TimeSpan.FromSeconds(Math.Max(0.05, s));

@@ -60,7 +60,9 @@ internal sealed class RunningStep
     public string? TaskName { get; init; }
     public string? Frame { get; init; }
     public double ForSeconds { get; init; }
-    public bool Exact { get; init; }
+    /// <summary>"step": timed exactly (debug mode); "batch": at most (since its batch began); "observed": at least
+    /// (since an earlier request saw it running).</summary>
+    public string Timing { get; init; } = "";
 }
 
 internal sealed class SlowStepView

@@ -6,6 +6,8 @@ internal static class ExitCodes
     public const int Ok = 0;
     /// <summary>pstree found await cycles (asyncio's status), or an unexpected failure.</summary>
     public const int Failed = 1;
+    /// <summary>Bad arguments (usage printed).</summary>
+    public const int Usage = 2;
     public const int NoSuchProcess = 3;
     public const int NotDotNet = 4;
     public const int NoKettle = 5;

@@ -27,7 +27,7 @@ internal static class TopView
             {
                 var what = r.TaskId is null ? "a callback" : $"a step of task '{r.TaskName}' ({PsRow.Hex(r.TaskId.Value)}) in {r.Frame}";
                 b.AppendLine(CultureInfo.InvariantCulture,
-                    $"running:  {what}, for {(r.Exact ? "" : "at most ")}{Seconds(r.ForSeconds)}{(r.ForSeconds >= 1 ? "   <- the loop is blocked" : "")}");
+                    $"running:  {what}, for {Bound(r.Timing)}{Seconds(r.ForSeconds)}{(r.ForSeconds >= 1 ? "   <- the loop is blocked" : "")}");
             }
             else
             {
@@ -63,6 +63,13 @@ internal static class TopView
         }
         return b.ToString();
     }
+
+    private static string Bound(string timing) => timing switch
+    {
+        "batch" => "at most ",
+        "observed" => "at least ",
+        _ => "",
+    };
 
     private static string Seconds(double s) => s.ToString(s < 10 ? "0.000" : "0.0", CultureInfo.InvariantCulture) + " s";
 }

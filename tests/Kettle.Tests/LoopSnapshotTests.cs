@@ -61,7 +61,7 @@ public class LoopSnapshotTests
         ["taskName"] = [JsonValueKind.String, JsonValueKind.Null],
         ["frame"] = [JsonValueKind.String, JsonValueKind.Null],
         ["forSeconds"] = [JsonValueKind.Number],
-        ["exact"] = [JsonValueKind.True, JsonValueKind.False],
+        ["timing"] = [JsonValueKind.String],
     };
 
     private static readonly Dictionary<string, JsonValueKind[]> SlowStep = new()

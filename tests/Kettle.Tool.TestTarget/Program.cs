@@ -2,7 +2,7 @@
 // until killed (or, for "plain", until its standard input closes).
 //   album     asyncio's ps/pstree documentation example: a TaskGroup of two albums, each a TaskGroup of tracks
 //   deadlock  two named tasks that await each other
-//   blocked   a task whose step blocks the loop thread
+//   blocked   a task whose step blocks the loop thread (debug mode: steps timed; blocked-nodebug: not)
 //   plain     a .NET program that never uses Kettle
 //   vanish    no Kettle loop; a stand-in "Kettle" event source that sends half an answer and exits the process
 using System.Diagnostics.Tracing;
@@ -19,6 +19,9 @@ switch (args.Length > 0 ? args[0] : "")
     case "blocked":
         Aio.Run(Blocked.Run(), new RunOptions { Debug = true, SlowCallbackDuration = TimeSpan.FromSeconds(3600) });
         break;
+    case "blocked-nodebug":
+        Aio.Run(Blocked.Run(), new RunOptions { Debug = false });
+        break;
     case "plain":
         Target.Ready();
         Console.In.ReadToEnd();
@@ -29,7 +32,7 @@ switch (args.Length > 0 ? args[0] : "")
         Thread.Sleep(Timeout.Infinite);
         break;
     default:
-        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|blocked|plain|vanish");
+        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|blocked|blocked-nodebug|plain|vanish");
         return 2;
 }
 return 0;

@@ -153,6 +153,22 @@ public sealed class BlockedLoopTests
         Assert.Contains("debug on", run.Out, StringComparison.Ordinal);
         Assert.Matches(@"idle\s+waiting\s+\d+\.\d+ s\s+Blocked\.Idle", run.Out);
     }
+
+    [Fact]
+    public async Task TopOnce_BlockedWithoutDebugMode_SecondLookSaysAtLeast()
+    {
+        // The loop was blocked before any request, so it has no batch start: the first answer has seen the step
+        // for 0 s, the next one "at least" since then.
+        using var target = TargetProcess.Start("blocked-nodebug");
+        var pid = target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var first = await ToolRun.Of("top", pid, "--once", "--timeout", "60");
+        var second = await ToolRun.Of("top", pid, "--once", "--timeout", "60");
+
+        Assert.Contains("running:  a step of task 'hog'", first.Out, StringComparison.Ordinal);
+        Assert.Matches(@"running:  a step of task 'hog' \(0x[0-9a-f]+\) in Blocked\.Hog, for at least \d+\.\d+ s", second.Out);
+        Assert.Contains("debug off", second.Out, StringComparison.Ordinal);
+    }
 }
 
 public sealed class ErrorTests
@@ -209,11 +225,11 @@ public sealed class ErrorTests
     }
 
     [Fact]
-    public async Task Ps_UnknownFormat_ParseErrorNonZero()
+    public async Task Ps_UnknownFormat_Status2()
     {
         var run = await ToolRun.Of("ps", "1", "--format", "xml");
 
-        Assert.NotEqual(0, run.ExitCode);
+        Assert.Equal(ExitCodes.Usage, run.ExitCode);
         Assert.Contains("xml", run.Err, StringComparison.Ordinal);
     }
 }

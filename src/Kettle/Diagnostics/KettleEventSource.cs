@@ -53,6 +53,8 @@ internal sealed class KettleEventSource : EventSource
         {
             return;
         }
+        // From now on loops stamp each batch's start, so the next request can say how long a step has run.
+        EventLoop.TimeBatches = true;
         // Not on the caller's thread: the runtime holds EventSource's locks while it calls us.
         var answer = new Thread(() => Answer(request)) { IsBackground = true, Name = "Kettle introspection" };
         answer.Start();

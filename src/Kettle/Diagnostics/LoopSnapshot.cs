@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -88,8 +89,10 @@ internal static class LoopSnapshot
         }
 
         long now = Stopwatch.GetTimestamp();
-        long batch = Volatile.Read(ref loop.batchStartedAt);
-        long step = Volatile.Read(ref loop.stepStartedAt);
+        bool inBatch = Volatile.Read(ref loop.inBatch);
+        long batch = inBatch ? Volatile.Read(ref loop.batchStartedAt) : 0;
+        long step = inBatch ? Volatile.Read(ref loop.stepStartedAt) : 0;
+        long observed = inBatch ? FirstSeen(loop, iterations, now) : 0;
         var current = Volatile.Read(ref loop.currentTask);
         int ready = loop.Ready.Count;
 
@@ -105,9 +108,11 @@ internal static class LoopSnapshot
         w.WriteBoolean("consistent", consistent);
         // Lag: while a batch runs and items wait behind it, they have waited at least since the batch began.
         w.WriteNumber("lagSeconds", batch != 0 && ready > 0 ? Stopwatch.GetElapsedTime(batch, now).TotalSeconds : 0.0);
-        if (batch != 0)
+        if (inBatch)
         {
-            // A step (or callback) is running now. Debug mode times each step; otherwise the batch start bounds it.
+            // A step (or callback) is running now. Debug mode times each step ("step"); otherwise the batch start
+            // bounds it from above ("batch"); before the loop records batch starts, it has run at least since an
+            // earlier snapshot saw the same iteration ("observed", 0 the first time).
             w.WriteStartObject("running");
             if (current is not null)
             {
@@ -121,8 +126,8 @@ internal static class LoopSnapshot
                 w.WriteNull("taskName");
                 w.WriteNull("frame");
             }
-            w.WriteNumber("forSeconds", Stopwatch.GetElapsedTime(step != 0 ? step : batch, now).TotalSeconds);
-            w.WriteBoolean("exact", step != 0);
+            w.WriteNumber("forSeconds", Stopwatch.GetElapsedTime(step != 0 ? step : batch != 0 ? batch : observed, now).TotalSeconds);
+            w.WriteString("timing", step != 0 ? "step" : batch != 0 ? "batch" : "observed");
             w.WriteEndObject();
         }
         else
@@ -180,6 +185,22 @@ internal static class LoopSnapshot
         w.WriteEndObject();
     }
 
+    // Per loop: the iteration a snapshot last found running, and when it first did.
+    private static readonly ConditionalWeakTable<EventLoop, StrongBox<(long Iteration, long Since)>> Seen = new();
+
+    private static long FirstSeen(EventLoop loop, long iteration, long now)
+    {
+        var box = Seen.GetValue(loop, _ => new StrongBox<(long, long)>((-1, 0)));
+        lock (box)
+        {
+            if (box.Value.Iteration != iteration)
+            {
+                box.Value = (iteration, now);
+            }
+            return box.Value.Since;
+        }
+    }
+
     private sealed class TaskView
     {
         public long Id;
@@ -196,7 +217,7 @@ internal static class LoopSnapshot
         var (slots, high) = loop.TaskSlotsForSnapshot();
         high = Math.Min(high, slots.Length);
         var current = Volatile.Read(ref loop.currentTask);
-        bool inBatch = Volatile.Read(ref loop.batchStartedAt) != 0;
+        bool inBatch = Volatile.Read(ref loop.inBatch);
         var result = new List<TaskView>();
         for (int i = 0; i < high; i++)
         {

@@ -57,8 +57,14 @@ public sealed partial class EventLoop : IDisposable
     // For introspection from another thread (kettle ps / pstree / top); written on the loop thread only, read racily.
     /// <summary>Iterations run so far: a snapshot taken while it did not change saw one consistent moment.</summary>
     internal long iterations;
-    /// <summary>Stopwatch timestamp at which the running batch began; 0 between batches (waiting or idle).</summary>
+    /// <summary>Whether a batch of ready items is running (false while the loop waits or is idle).</summary>
+    internal bool inBatch;
+    /// <summary>Stopwatch timestamp at which the running batch began, recorded only once <see cref="TimeBatches"/> is
+    /// on (a clock read per iteration is measurable: see docs/debugging.md); 0 otherwise.</summary>
     internal long batchStartedAt;
+    /// <summary>Turned on (for good) by the first introspection request of the process, so that later ones can say
+    /// how long the running step has held the loop. Any thread sets it; loops read it once per iteration.</summary>
+    internal static bool TimeBatches;
     /// <summary>Debug mode only: when the running step began, and the frame it resumed (0 / null otherwise).</summary>
     internal long stepStartedAt;
     internal AioTask? stepFrame;
@@ -414,7 +420,11 @@ public sealed partial class EventLoop : IDisposable
 
         int n = Ready.Count;
         iterations++;
-        batchStartedAt = Stopwatch.GetTimestamp();
+        inBatch = true;
+        if (TimeBatches)
+        {
+            batchStartedAt = Stopwatch.GetTimestamp();
+        }
         if (KettleMetrics.LoopLag.Enabled)
         {
             SampleLag(n);
@@ -436,7 +446,7 @@ public sealed partial class EventLoop : IDisposable
             lagCarriedSince = Ready.Count > 0 ? lagBatchStart : 0;
             lagBatchStart = 0;
         }
-        batchStartedAt = 0;
+        inBatch = false;
         AfterIteration();
     }
 
