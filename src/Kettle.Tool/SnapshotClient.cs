@@ -47,7 +47,7 @@ internal static class SnapshotClient
         string?[]? chunks = null;
         source.Dynamic.All += e =>
         {
-            if (e.ProviderName != Provider || (string)e.PayloadByName("request") != request)
+            if (e.ProviderName != Provider || e.EventName != "Snapshot" || (string)e.PayloadByName("request") != request)
             {
                 return;
             }

@@ -3,6 +3,7 @@
 //   album     asyncio's ps/pstree documentation example: a TaskGroup of two albums, each a TaskGroup of tracks
 //   deadlock  two named tasks that await each other
 //   blocked   a task whose step blocks the loop thread (debug mode: steps timed; blocked-nodebug: not)
+//   many      600 named tasks in a TaskGroup: a snapshot that takes many events
 //   plain     a .NET program that never uses Kettle
 //   vanish    no Kettle loop; a stand-in "Kettle" event source that sends half an answer and exits the process
 using System.Diagnostics.Tracing;
@@ -19,6 +20,9 @@ switch (args.Length > 0 ? args[0] : "")
     case "blocked":
         Aio.Run(Blocked.Run(), new RunOptions { Debug = true, SlowCallbackDuration = TimeSpan.FromSeconds(3600) });
         break;
+    case "many":
+        Aio.Run(Many.Run());
+        break;
     case "blocked-nodebug":
         Aio.Run(Blocked.Run(), new RunOptions { Debug = false });
         break;
@@ -32,7 +36,7 @@ switch (args.Length > 0 ? args[0] : "")
         Thread.Sleep(Timeout.Infinite);
         break;
     default:
-        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|blocked|blocked-nodebug|plain|vanish");
+        Console.Error.WriteLine("usage: Kettle.Tool.TestTarget album|deadlock|many|blocked|blocked-nodebug|plain|vanish");
         return 2;
 }
 return 0;
@@ -107,6 +111,29 @@ internal static class Deadlock
         await Aio.Sleep(0.05);
         Target.Ready();
         await a;
+    }
+}
+
+internal static class Many
+{
+    public const int Count = 600;
+
+    private static async Coroutine Work()
+    {
+        await Aio.Sleep(3600);
+    }
+
+    public static async Coroutine Run()
+    {
+        await TaskGroup.Run(async tg =>
+        {
+            for (int i = 0; i < Count; i++)
+            {
+                _ = tg.CreateTask(Work(), name: $"worker-{i:000}");
+            }
+            await Aio.Sleep(0.05);
+            Target.Ready();
+        });
     }
 }
 

@@ -248,3 +248,22 @@ public sealed class ExitMidReadTests
         Assert.Equal("", run.Out);
     }
 }
+
+public sealed class LargeSnapshotTests
+{
+    [Fact]
+    public async Task Ps_600Tasks_AnswerSpansManyEventsAndArrivesWhole()
+    {
+        using var target = TargetProcess.Start("many");
+
+        var run = await ToolRun.Of("ps", target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--format", "json", "--timeout", "60");
+
+        Assert.True(run.ExitCode == 0, run.Err);
+        using var doc = JsonDocument.Parse(run.Out);
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        Assert.Equal(601, rows.Count);
+        var workers = rows.Where(r => r.GetProperty("taskName").GetString()!.StartsWith("worker-", StringComparison.Ordinal)).ToList();
+        Assert.Equal(600, workers.Select(r => r.GetProperty("taskName").GetString()).Distinct().Count());
+        Assert.All(workers, r => Assert.Equal("Task-1", r.GetProperty("awaiterName").GetString()));
+    }
+}

@@ -46,6 +46,15 @@ internal sealed class KettleEventSource : EventSource
     [Event(1, Level = EventLevel.Informational, Keywords = Keywords.Snapshot, Version = 1)]
     public void Snapshot(string request, int chunk, int chunkCount, string json) => WriteEvent(1, request, chunk, chunkCount, json);
 
+    /// <summary>Written after the last chunk, every <see cref="TickInterval"/> while the session lasts (at most
+    /// <see cref="TickLimit"/>): EventPipe readers (TraceEvent) hold back events that no later event follows
+    /// (dotnet/runtime#76704), so the snapshot reaches the tool only once something comes after it.</summary>
+    [Event(2, Level = EventLevel.Informational, Keywords = Keywords.Snapshot, Version = 1)]
+    public void SnapshotSent(string request) => WriteEvent(2, request);
+
+    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan TickLimit = TimeSpan.FromSeconds(30);
+
     protected override void OnEventCommand(EventCommandEventArgs command)
     {
         if (command.Command != EventCommand.Enable || command.Arguments is null
@@ -77,6 +86,12 @@ internal sealed class KettleEventSource : EventSource
         {
             int start = i * ChunkChars;
             Snapshot(request, i, count, json.Substring(start, Math.Min(ChunkChars, json.Length - start)));
+        }
+        var sent = System.Diagnostics.Stopwatch.StartNew();
+        while (IsEnabled(EventLevel.Informational, Keywords.Snapshot) && sent.Elapsed < TickLimit)
+        {
+            SnapshotSent(request);
+            Thread.Sleep(TickInterval);
         }
     }
 }
