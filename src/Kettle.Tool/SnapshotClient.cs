@@ -162,12 +162,15 @@ internal static class SnapshotClient
         {
             return;
         }
-        uint me = Native.geteuid();
-        if (owner is { } uid && uid != me && me != 0)
+        if (BelongsToAnotherUser(owner, Native.geteuid()))
         {
             throw PermissionDenied(pid, name, null);
         }
     }
+
+    /// <summary>Whether a process owned by <paramref name="owner"/> is out of reach for user <paramref name="me"/>
+    /// (root reaches every socket; an unknown owner is left to the connection to decide).</summary>
+    internal static bool BelongsToAnotherUser(uint? owner, uint me) => owner is { } uid && uid != me && me != 0;
 
     private static ToolException PermissionDenied(int pid, string name, Exception? inner) =>
         new(ExitCodes.PermissionDenied,

@@ -104,4 +104,23 @@ public sealed class RenderingTests
         Assert.Equal(new string('-', 180), lines[1]);
         Assert.Equal($"{"777",-10} {"0x1",-20} {"main",-20} {"Main",-50} {"",-50} {"",-15} {"0x0",-15}", lines[2]);
     }
+
+    [Theory]
+    [InlineData(1000u, 1000u, false)]
+    [InlineData(1000u, 1001u, true)]
+    [InlineData(1000u, 0u, false)]
+    [InlineData(null, 1001u, false)]
+    public void PermissionRule_OnlyTheOwnerOrRootMayConnect(uint? owner, uint me, bool refused)
+    {
+        Assert.Equal(refused, SnapshotClient.BelongsToAnotherUser(owner, me));
+    }
+
+    [Fact]
+    public void Parse_UnknownSnapshotVersion_RefusedWithStatus1()
+    {
+        var ex = Assert.Throws<ToolException>(() => Snapshot.Parse("""{"version": 2, "pid": 7, "loops": []}"""));
+
+        Assert.Equal(ExitCodes.Failed, ex.ExitCode);
+        Assert.Contains("snapshot version 2", ex.Message, StringComparison.Ordinal);
+    }
 }
