@@ -27,8 +27,6 @@ internal static class KettleMetrics
             "Per loop iteration: how long the oldest ready item waited before the loop ran it (an upper bound: items queued " +
             "by the previous iteration count from that iteration's start).");
 
-    private static readonly List<WeakReference<EventLoop>> Running = new();
-
     static KettleMetrics()
     {
         Meter.CreateObservableUpDownCounter("kettle.tasks.alive", () => Observe(l => l.LiveTaskCount), "{task}", "Tasks not finished, per running loop.");
@@ -37,36 +35,12 @@ internal static class KettleMetrics
             "Executor calls (threads, processes) submitted by the loop and not yet back, per running loop.");
     }
 
-    /// <summary>Notes a loop that started running, for the observable instruments.</summary>
-    public static void LoopStarted(EventLoop loop)
-    {
-        lock (Running)
-        {
-            Running.RemoveAll(w => !w.TryGetTarget(out _));
-            Running.Add(new WeakReference<EventLoop>(loop));
-        }
-    }
-
-    public static void LoopStopped(EventLoop loop)
-    {
-        lock (Running)
-        {
-            Running.RemoveAll(w => !w.TryGetTarget(out var l) || ReferenceEquals(l, loop));
-        }
-    }
-
     private static List<Measurement<int>> Observe(Func<EventLoop, int> read)
     {
         var result = new List<Measurement<int>>();
-        lock (Running)
+        foreach (var l in LiveLoops.Running())
         {
-            foreach (var w in Running)
-            {
-                if (w.TryGetTarget(out var l) && l.IsRunning)
-                {
-                    result.Add(new Measurement<int>(read(l), new KeyValuePair<string, object?>("kettle.loop", l.Number)));
-                }
-            }
+            result.Add(new Measurement<int>(read(l), new KeyValuePair<string, object?>("kettle.loop", l.Number)));
         }
         return result;
     }

@@ -43,6 +43,9 @@ public sealed partial class EventLoop : IDisposable
     private Action<EventLoop, LoopExceptionContext>? exceptionHandler;
 
     private int threadId;
+
+    /// <summary>The managed id of the thread running the loop (0 before it first runs).</summary>
+    internal int ManagedThreadId => threadId;
     private static int loopCounter;
 
     /// <summary>A process-wide number for this loop (the "kettle.loop" tag of metrics).</summary>
@@ -50,6 +53,25 @@ public sealed partial class EventLoop : IDisposable
 
     // Loop lag sampling (only while the kettle.loop.lag histogram has a listener).
     private long lagBatchStart;
+
+    // For introspection from another thread (kettle ps / pstree / top); written on the loop thread only, read racily.
+    /// <summary>Iterations run so far: a snapshot taken while it did not change saw one consistent moment.</summary>
+    internal long iterations;
+    /// <summary>Whether a batch of ready items is running (false while the loop waits or is idle).</summary>
+    internal bool inBatch;
+    /// <summary>Stopwatch timestamp at which the running batch began, recorded only once <see cref="TimeBatches"/> is
+    /// on (a clock read per iteration is measurable: see docs/debugging.md); 0 otherwise.</summary>
+    internal long batchStartedAt;
+    /// <summary>Turned on (for good) by the first introspection request of the process, so that later ones can say
+    /// how long the running step has held the loop. Any thread sets it; loops read it once per iteration.</summary>
+    internal static bool TimeBatches;
+    /// <summary>Debug mode only: when the running step began, and the frame it resumed (0 / null otherwise).</summary>
+    internal long stepStartedAt;
+    internal AioTask? stepFrame;
+    /// <summary>The operating system's id of the loop thread, recorded when the loop starts (0 if unknown).</summary>
+    internal int osThreadId;
+    /// <summary>The last steps that ran long (debug mode, or while kettle.steps.slow is listened to).</summary>
+    internal readonly RecentSlowSteps SlowSteps = new();
     private long lagCarriedSince;
     private string? loopThreadName;
     private volatile bool isRunning;
@@ -299,7 +321,7 @@ public sealed partial class EventLoop : IDisposable
                 debugOrigin.Value = this;
             }
             baseContext = ExecutionContext.Capture();
-            KettleMetrics.LoopStarted(this);
+            LiveLoops.Started(this);
             while (!stopping)
             {
                 RunOnce();
@@ -315,7 +337,7 @@ public sealed partial class EventLoop : IDisposable
             {
                 debugOrigin.Value = null;
             }
-            KettleMetrics.LoopStopped(this);
+            LiveLoops.Stopped(this);
             stopping = false;
             isRunning = false;
             running = null;
@@ -397,6 +419,12 @@ public sealed partial class EventLoop : IDisposable
         }
 
         int n = Ready.Count;
+        iterations++;
+        inBatch = true;
+        if (TimeBatches)
+        {
+            batchStartedAt = Stopwatch.GetTimestamp();
+        }
         if (KettleMetrics.LoopLag.Enabled)
         {
             SampleLag(n);
@@ -418,6 +446,7 @@ public sealed partial class EventLoop : IDisposable
             lagCarriedSince = Ready.Count > 0 ? lagBatchStart : 0;
             lagBatchStart = 0;
         }
+        inBatch = false;
         AfterIteration();
     }
 
@@ -441,10 +470,20 @@ public sealed partial class EventLoop : IDisposable
             // The frame the step resumes (innermost), named before the step changes it.
             var frame = item is AioTask t ? (CallGraphBuilder.BoxOf(t.resumeFrame) ?? t) : null;
             long t0 = Stopwatch.GetTimestamp();
+            stepFrame = frame;
+            stepStartedAt = t0;
             item.RunReady();
-            var took = Stopwatch.GetElapsedTime(t0);
+            long t1 = Stopwatch.GetTimestamp();
+            stepStartedAt = 0;
+            stepFrame = null;
+            var took = Stopwatch.GetElapsedTime(t0, t1);
+            if (Debug && item is AioTask { IsDone: false } task)
+            {
+                task.Extras.SuspendedAt = t1; // how long each task has waited, for kettle top
+            }
             if (took.Ticks >= slow)
             {
+                SlowSteps.Add(item is AioTask s ? s.Name : item.ToString() ?? "callback", frame?.CoroutineName, took, t1);
                 ReportSlow(item, frame, took);
             }
         }

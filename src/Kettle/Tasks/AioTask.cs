@@ -750,6 +750,8 @@ internal sealed class TaskExtras
     public CancellationTokenSource? Cts;
     public UnretrievedReport? Report;
     public string? CreationTrace;
+    /// <summary>Debug mode: Stopwatch timestamp at which the task's last step ended (read by kettle top, any thread).</summary>
+    public long SuspendedAt;
     /// <summary>Awaiters recorded by combinators that wait through callbacks (shield, wait), for call graphs.</summary>
     public List<AioTask>? AwaitedBy;
 }

@@ -19,6 +19,10 @@ public sealed partial class EventLoop
     private AioTask[] fresh = new AioTask[64];
     private int freshCount;
 
+    /// <summary>For introspection from another thread: the slot array and its used length, read racily (a slot may be
+    /// stale or null; the array may be replaced by a larger copy meanwhile, which holds the same tasks).</summary>
+    internal (AioTask?[] Slots, int High) TaskSlotsForSnapshot() => (Volatile.Read(ref taskSlots), Volatile.Read(ref slotHigh));
+
     /// <summary>How many tasks of this loop are not finished.</summary>
     internal int LiveTaskCount => liveTasks;
 
