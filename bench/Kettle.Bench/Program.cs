@@ -1,6 +1,9 @@
 // Kettle's side of ../shared/bench: the same workloads, one JSON line per run (peer "kettle").
-// Usage: Kettle.Bench WORKLOAD N    (workloads: spawn, switch, sleepers, queue, to_thread, lock, process_pool)
+// Usage: Kettle.Bench WORKLOAD N    (workloads: spawn, switch, sleepers, queue, to_thread, lock, process_pool,
+//                                    taskgroup, echo_loopback)
 //        Kettle.Bench echo_server     (prints "PORT <n>", echoes on 127.0.0.1 until killed)
+// The headline echo figure comes from ../shared/bench/common/echo_run.py (the shared Node client) driving
+// echo_server; echo_loopback (a Kettle client in the same process) exists so the smoke test needs no peer.
 using System.Diagnostics;
 using System.Globalization;
 using Kettle;
@@ -13,7 +16,7 @@ if (args.Length == 1 && args[0] == "echo_server")
 
 if (args.Length < 2 || !int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n <= 0)
 {
-    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock | process_pool), or: kettle.sh echo_server");
+    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock | process_pool | taskgroup | echo_loopback), or: kettle.sh echo_server");
     return 2;
 }
 
@@ -40,8 +43,14 @@ switch (args[0])
     case "process_pool":
         Aio.Run(Workloads.ProcessPool(n));
         break;
+    case "taskgroup":
+        Aio.Run(Workloads.TaskGroupFanOut(n));
+        break;
+    case "echo_loopback":
+        Aio.Run(Workloads.EchoLoopback(n));
+        break;
     default:
-        Console.Error.WriteLine($"unknown workload '{args[0]}' (known: spawn, switch, sleepers, queue, to_thread, lock, process_pool)");
+        Console.Error.WriteLine($"unknown workload '{args[0]}' (known: spawn, switch, sleepers, queue, to_thread, lock, process_pool, taskgroup, echo_loopback)");
         return 2;
 }
 return 0;
@@ -84,6 +93,85 @@ static class Workloads
         finally
         {
             writer.Close();
+        }
+    }
+
+    // Echo with a Kettle client in the same process: 50 connections (fewer when N is small), N requests of 64 bytes
+    // in all, one outstanding per connection. Not comparable with the echo figure (client and server share the loop).
+    public static async Coroutine EchoLoopback(int n)
+    {
+        var server = await Aio.StartServer(EchoHandler, "127.0.0.1", 0, backlog: 1024);
+        int conns = Math.Min(50, n);
+        int perConn = n / conns;
+        var sw = Stopwatch.StartNew();
+        var clients = new AioTask<int>[conns];
+        for (int i = 0; i < conns; i++)
+        {
+            clients[i] = Aio.CreateTask(EchoClient(server.Port, perConn));
+        }
+        int[] done = await Aio.Gather(clients);
+        double dt = sw.Elapsed.TotalSeconds;
+        server.Close();
+        await server.WaitClosed();
+        long total = 0;
+        foreach (int d in done)
+        {
+            total += d;
+        }
+        if (total != (long)conns * perConn)
+        {
+            throw new InvalidOperationException("bad echo count");
+        }
+        Report.Emit("echo_loopback", total, dt, $", \"conns\": {conns}");
+    }
+
+    private static async Coroutine<int> EchoClient(int port, int requests)
+    {
+        var (reader, writer) = await Aio.OpenConnection("127.0.0.1", port);
+        var payload = new byte[64];
+        try
+        {
+            for (int i = 0; i < requests; i++)
+            {
+                writer.Write(payload);
+                await writer.Drain();
+                var back = await reader.ReadExactly(payload.Length);
+                if (back.Length != payload.Length)
+                {
+                    throw new InvalidOperationException("short echo");
+                }
+            }
+        }
+        finally
+        {
+            writer.Close();
+        }
+        return requests;
+    }
+
+    // TaskGroup fan-out: N children in groups of 1,000; each child yields once and returns. One group at a time.
+    public static async Coroutine TaskGroupFanOut(int n)
+    {
+        const int GroupSize = 1000;
+        var sw = Stopwatch.StartNew();
+        long created = 0;
+        for (int done = 0; done < n; done += GroupSize)
+        {
+            int size = Math.Min(GroupSize, n - done);
+            await TaskGroup.Run(tg => FillGroup(tg, size));
+            created += size;
+        }
+        Report.Emit("taskgroup", created, sw.Elapsed.TotalSeconds, $", \"group_size\": {GroupSize}");
+    }
+
+    // The body only creates the children; leaving the group awaits them (asyncio: `async with TaskGroup() as tg:`).
+#pragma warning disable CS1998 // an async body with no await: the group's exit is the await.
+    private static async Coroutine FillGroup(TaskGroup tg, int size)
+#pragma warning restore CS1998
+    {
+        for (int i = 0; i < size; i++)
+        {
+            _ = tg.CreateTask(One(i));
         }
     }
 
