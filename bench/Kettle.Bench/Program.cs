@@ -385,6 +385,14 @@ static class Report
 
     public static void Emit(string workload, long n, double seconds, string extra = "")
     {
+        if (Environment.GetEnvironmentVariable("KETTLE_BENCH_GC") is { Length: > 0 })
+        {
+            // Diagnostics for profiling (stderr, so the JSON line stays the only stdout): where the time went.
+            Console.Error.WriteLine(
+                $"gc: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, " +
+                $"pause {GC.GetTotalPauseDuration().TotalSeconds:0.000} s, allocated {GC.GetTotalAllocatedBytes() / (double)n:0.0} B per op " +
+                $"(whole process), heap {GC.GetTotalMemory(false) / 1048576.0:0.0} MB");
+        }
         double peakMb = StatusKb("VmHWM:") / 1024.0;
         Console.WriteLine($"{{\"peer\": \"kettle\", \"workload\": \"{workload}\", \"n\": {n}, \"seconds\": {F(seconds)}, " +
                           $"\"ops_per_s\": {(n / seconds).ToString("0.0", CultureInfo.InvariantCulture)}, \"peak_rss_mb\": {peakMb.ToString("0.0", CultureInfo.InvariantCulture)}{extra}}}");

@@ -31,6 +31,9 @@ public sealed partial class EventLoop : IDisposable
     private readonly object gate = new();
     private List<IReadyItem> inbox = new();
     private List<IReadyItem> inboxSpare = new();
+    // Set under the gate with every add, read without it: the loop skips the lock on iterations with nothing
+    // posted. A post missed by that read is seen under the gate before the loop sleeps (WaitForInbox).
+    private volatile bool inboxPosted;
     private bool sleeping;
 
     private readonly TimeProvider clock;
@@ -259,6 +262,7 @@ public sealed partial class EventLoop : IDisposable
                 return false;
             }
             inbox.Add(item);
+            inboxPosted = true;
             if (sleeping)
             {
                 Monitor.Pulse(gate);
@@ -501,9 +505,14 @@ public sealed partial class EventLoop : IDisposable
 
     private void DrainInbox()
     {
+        if (!inboxPosted)
+        {
+            return;
+        }
         List<IReadyItem> batch;
         lock (gate)
         {
+            inboxPosted = false;
             if (inbox.Count == 0)
             {
                 return;

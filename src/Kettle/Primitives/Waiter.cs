@@ -28,14 +28,16 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     internal const byte Cancelled = 2;  // asyncio: future cancelled
 
     internal readonly IWaiterOwner Owner;
-    internal readonly EventLoop Loop;
     internal readonly byte Role;
+    internal EventLoop Loop;
     /// <summary>The suspended task, or null for a continuation queued without a Kettle task.</summary>
-    internal readonly AioTask? Task;
+    internal AioTask? Task;
     /// <summary>Task: the user's frame to resume after the owner's logic.</summary>
-    internal readonly IFrame? Frame;
+    internal IFrame? Frame;
     /// <summary>No task: the continuation to run.</summary>
     internal readonly Action? Callback;
+    /// <summary>Task waiter: the list it was made for, which takes it back once its task has resumed.</summary>
+    private WaiterList? home;
 
     // Invariant: List is non-null exactly while the waiter is linked into that list.
     internal WaiterList? List;
@@ -56,7 +58,20 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     /// <summary>Suspends <paramref name="task"/> (in <paramref name="frame"/>) at the end of <paramref name="list"/>.</summary>
     internal static void SuspendTask(IWaiterOwner owner, WaiterList list, byte role, AioTask task, IFrame frame)
     {
-        var w = new Waiter(owner, task.loop!, role, task, frame, null);
+        // A hand-off (queue, lock) suspends on every item: reusing the list's last finished waiter makes it allocate nothing.
+        var w = list.Spare;
+        if (w is not null && ReferenceEquals(w.Owner, owner) && w.Role == role)
+        {
+            list.Spare = null;
+            w.Loop = task.loop!;
+            w.Task = task;
+            w.Frame = frame;
+        }
+        else
+        {
+            w = new Waiter(owner, task.loop!, role, task, frame, null);
+        }
+        w.home = list;
         list.AddLast(w);
         task.resumeFrame = w;
         task.waitTarget = w;
@@ -149,9 +164,21 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     void IFrame.ResumeFrame()
     {
         var t = Task!;
+        var frame = Frame!;
+        var loop = Loop;
         if (Owner.OnResume(this, (t.flags & AioTask.FlagDeliverCancel) != 0))
         {
-            AioTask.RunFrame(Frame!, Loop);
+            if (List is null && home is { } h)
+            {
+                // Done: out of every list, and its task (which cleared resumeFrame and waitTarget when this step
+                // began) no longer points at it, so nothing can reach it any more.
+                Task = null;
+                Frame = null;
+                State = Pending;
+                home = null;
+                h.Spare = this;
+            }
+            AioTask.RunFrame(frame, loop);
         }
     }
 
@@ -182,6 +209,9 @@ internal sealed class WaiterList
     public int LiveCount => count - cancelled;
 
     public Waiter? First => head;
+
+    /// <summary>A finished task waiter kept for the next task that waits here (see <see cref="Waiter.SuspendTask"/>).</summary>
+    internal Waiter? Spare;
 
     public void AddLast(Waiter w)
     {

@@ -141,6 +141,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
             l.ScheduleTask(this, null);
             return;
         }
+        l.ForgetFresh(this);
         status = StatusInline;
         owner = task;
         loop = l;

@@ -99,6 +99,7 @@ public sealed partial class EventLoop
             }
             MarkDebugOrigin(box);
         }
+        ForgetFresh(box);
         Register(box);
         Ready.Enqueue(box);
         if (KettleMetrics.TasksCreated.Enabled)
@@ -174,6 +175,19 @@ public sealed partial class EventLoop
             Array.Resize(ref fresh, fresh.Length * 2);
         }
         fresh[freshCount++] = box;
+    }
+
+    /// <summary>A coroutine awaited or scheduled right after it was made (the usual case) leaves the fresh list at
+    /// once: the end-of-iteration sweep would skip it anyway, and a million spawned tasks then cost no list entries.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal void ForgetFresh(AioTask box)
+    {
+        int last = freshCount - 1;
+        if (last >= 0 && ReferenceEquals(fresh[last], box))
+        {
+            fresh[last] = null!;
+            freshCount = last;
+        }
     }
 
     /// <summary>End of an iteration: coroutines made during it and still cold get a never-awaited guard.</summary>
