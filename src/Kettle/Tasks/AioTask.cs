@@ -752,6 +752,8 @@ internal sealed class TaskExtras
     public string? CreationTrace;
     /// <summary>Awaiters recorded by combinators that wait through callbacks (shield, wait), for call graphs.</summary>
     public List<AioTask>? AwaitedBy;
+    /// <summary>A coroutine frame's continuation for foreign awaiters (Task, ValueTask), made at its first such await.</summary>
+    public Action? ForeignResume;
 }
 
 /// <summary>

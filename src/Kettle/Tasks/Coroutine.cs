@@ -120,8 +120,6 @@ internal static class CoroutineBox
 /// </summary>
 internal abstract class CoroutineBox<T> : AioTask<T>
 {
-    private Action? foreignResume;
-
     /// <summary>An await of this coroutine: run it now, inside the current task (or as a task of its
     /// own when no Kettle task is running, e.g. from a plain callback).</summary>
     internal void BeginAwait()
@@ -186,7 +184,10 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     internal void SuspendForeign<TAwaiter>(ref TAwaiter awaiter)
         where TAwaiter : INotifyCompletion
     {
-        var action = foreignResume ??= OnForeignResume;
+        // Kept in the extras, not in the box: most frames only await loop-native things, and every byte of the
+        // box counts a million times over when a million tasks wait.
+        var x = Extras;
+        var action = x.ForeignResume ??= OnForeignResume;
         if (awaiter is ICriticalNotifyCompletion)
         {
             ((ICriticalNotifyCompletion)awaiter).UnsafeOnCompleted(action);
