@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace Kettle;
@@ -359,6 +360,9 @@ public sealed partial class EventLoop : IDisposable
         }
     }
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunOnce()
     {
         DrainInbox();

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>Something a timer entry points at; it decides what a due entry means.</summary>
@@ -37,6 +39,9 @@ internal sealed class TimerQueue
 
     public long PeekDue => heap[0].Due;
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(long due, ITimerTarget target, int token)
     {
         if (count == heap.Length)
@@ -90,6 +95,7 @@ internal sealed class TimerQueue
     }
 
     /// <summary>Fires every live entry due at or before <paramref name="now"/>, in (due, seq) order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FireDue(long now, EventLoop loop)
     {
         while (count > 0 && heap[0].Due <= now)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
@@ -56,6 +57,9 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     }
 
     /// <summary>Suspends <paramref name="task"/> (in <paramref name="frame"/>) at the end of <paramref name="list"/>.</summary>
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void SuspendTask(IWaiterOwner owner, WaiterList list, byte role, AioTask task, IFrame frame)
     {
         // A hand-off (queue, lock) suspends on every item: reusing the list's last finished waiter makes it allocate nothing.
@@ -118,6 +122,7 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     }
 
     /// <summary>asyncio's <c>fut.set_result(...)</c>: the waiter's task is queued (never resumed inline).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Wake()
     {
         Debug.Assert(State == Pending, "Only a pending waiter can be woken.");
@@ -161,6 +166,7 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IFrame.ResumeFrame()
     {
         var t = Task!;
@@ -280,6 +286,7 @@ internal sealed class WaiterList
     internal void NoteCancelled() => cancelled++;
 
     /// <summary>Wakes the first pending waiter, dropping the done ones before it (asyncio queues' <c>_wakeup_next</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PopAndWakeNext()
     {
         while (PopFirst() is { } w)

@@ -122,6 +122,9 @@ internal abstract class CoroutineBox<T> : AioTask<T>
 {
     /// <summary>An await of this coroutine: run it now, inside the current task (or as a task of its
     /// own when no Kettle task is running, e.g. from a plain callback).</summary>
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void BeginAwait()
     {
         if (status != StatusCold)
@@ -162,6 +165,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     }
 
     /// <summary>Whoever awaits this coroutine suspends until it finishes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void AwaitedBy(object awaiter)
     {
         if (ReferenceEquals(owner, this))

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>The loop's side of tasks: creation, the registry behind all_tasks, the current task.</summary>
@@ -74,6 +76,9 @@ public sealed partial class EventLoop
         }
     }
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ScheduleTask(AioTask box, string? name)
     {
         CheckThread("CreateTask");
