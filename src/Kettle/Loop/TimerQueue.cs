@@ -22,17 +22,19 @@ internal interface ITimerTarget
 /// <remarks>Threading: loop thread only.</remarks>
 internal sealed class TimerQueue
 {
+    // 24 bytes: a million sleeping tasks hold a million entries. Seq is 32 bits and compared with wrap-around
+    // (entries alive together are never 2^31 schedulings apart in practice), not 64 bits padded to 32 bytes.
     internal struct Entry
     {
         public long Due;
-        public long Seq;
         public ITimerTarget Target;
+        public int Seq;
         public int Token;
     }
 
     private Entry[] heap = new Entry[16];
     private int count;
-    private long nextSeq;
+    private int nextSeq;
     private int cancelled;
 
     public int Count => count;
@@ -48,7 +50,8 @@ internal sealed class TimerQueue
         {
             Array.Resize(ref heap, heap.Length * 2);
         }
-        var e = new Entry { Due = due, Seq = nextSeq++, Target = target, Token = token };
+        var e = new Entry { Due = due, Seq = nextSeq, Target = target, Token = token };
+        nextSeq = unchecked(nextSeq + 1);
         int i = count++;
         while (i > 0)
         {
@@ -167,5 +170,5 @@ internal sealed class TimerQueue
         }
     }
 
-    private static bool Less(ref Entry a, ref Entry b) => a.Due < b.Due || (a.Due == b.Due && a.Seq < b.Seq);
+    private static bool Less(ref Entry a, ref Entry b) => a.Due < b.Due || (a.Due == b.Due && unchecked(a.Seq - b.Seq) < 0);
 }
