@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Kettle's side of ../shared/bench: `bench/kettle.sh WORKLOAD N` prints one JSON line (peer "kettle").
-# Builds bench/Kettle.Bench in Release first if needed (quietly, to stderr).
+#   WORKLOAD: spawn switch sleepers queue to_thread (as ../shared/bench), echo, lock, process_pool, taskgroup,
+#             echo_loopback (see bench/Kettle.Bench/Program.cs). `bench/kettle.sh echo_server` serves echo until killed.
+#   echo N: N requests in all over ECHO_CONNS connections (default 50), driven by the shared client
+#           (../shared/bench/common/echo_run.py with the Node client), exactly as every peer's echo server.
+# Builds bench/Kettle.Bench in Release first if a source is newer than the build (quietly, to stderr).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out="$here/Kettle.Bench/bin/Release/net10.0/Kettle.Bench.dll"
-newest_src=$(find "$here/../src/Kettle" "$here/Kettle.Bench" -name '*.cs' -newer "$out" -print -quit 2>/dev/null || true)
+newest_src=$(find "$here/../src/Kettle" "$here/Kettle.Bench" \( -name '*.cs' -o -name '*.csproj' \) -newer "$out" -print -quit 2>/dev/null || true)
 if [ ! -f "$out" ] || [ -n "$newest_src" ]; then
   dotnet build "$here/Kettle.Bench/Kettle.Bench.csproj" -c Release -nologo -v q >&2
+fi
+if [ "${1:-}" = echo ]; then
+  n=${2:?usage: kettle.sh echo N}
+  conns=${ECHO_CONNS:-50}
+  shared=${SHARED_BENCH:-$here/../../shared/bench}
+  exec ${PY:-python3} "$shared/common/echo_run.py" kettle --conns "$conns" --msgs $((n / conns)) -- dotnet "$out" echo_server
 fi
 exec dotnet "$out" "$@"

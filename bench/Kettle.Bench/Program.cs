@@ -1,6 +1,9 @@
 // Kettle's side of ../shared/bench: the same workloads, one JSON line per run (peer "kettle").
-// Usage: Kettle.Bench WORKLOAD N    (workloads: spawn, switch, sleepers, queue, to_thread, lock, process_pool)
+// Usage: Kettle.Bench WORKLOAD N    (workloads: spawn, switch, sleepers, queue, to_thread, lock, process_pool,
+//                                    taskgroup, echo_loopback)
 //        Kettle.Bench echo_server     (prints "PORT <n>", echoes on 127.0.0.1 until killed)
+// The headline echo figure comes from ../shared/bench/common/echo_run.py (the shared Node client) driving
+// echo_server; echo_loopback (a Kettle client in the same process) exists so the smoke test needs no peer.
 using System.Diagnostics;
 using System.Globalization;
 using Kettle;
@@ -13,7 +16,7 @@ if (args.Length == 1 && args[0] == "echo_server")
 
 if (args.Length < 2 || !int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n <= 0)
 {
-    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock | process_pool), or: kettle.sh echo_server");
+    Console.Error.WriteLine("usage: kettle.sh WORKLOAD N   (WORKLOAD: spawn | switch | sleepers | queue | to_thread | lock | process_pool | taskgroup | echo_loopback), or: kettle.sh echo_server");
     return 2;
 }
 
@@ -40,8 +43,14 @@ switch (args[0])
     case "process_pool":
         Aio.Run(Workloads.ProcessPool(n));
         break;
+    case "taskgroup":
+        Aio.Run(Workloads.TaskGroupFanOut(n));
+        break;
+    case "echo_loopback":
+        Aio.Run(Workloads.EchoLoopback(n));
+        break;
     default:
-        Console.Error.WriteLine($"unknown workload '{args[0]}' (known: spawn, switch, sleepers, queue, to_thread, lock, process_pool)");
+        Console.Error.WriteLine($"unknown workload '{args[0]}' (known: spawn, switch, sleepers, queue, to_thread, lock, process_pool, taskgroup, echo_loopback)");
         return 2;
 }
 return 0;
@@ -87,10 +96,89 @@ static class Workloads
         }
     }
 
+    // Echo with a Kettle client in the same process: 50 connections (fewer when N is small), N requests of 64 bytes
+    // in all, one outstanding per connection. Not comparable with the echo figure (client and server share the loop).
+    public static async Coroutine EchoLoopback(int n)
+    {
+        var server = await Aio.StartServer(EchoHandler, "127.0.0.1", 0, backlog: 1024);
+        int conns = Math.Min(50, n);
+        int perConn = n / conns;
+        var sw = Report.StartTimer();
+        var clients = new AioTask<int>[conns];
+        for (int i = 0; i < conns; i++)
+        {
+            clients[i] = Aio.CreateTask(EchoClient(server.Port, perConn));
+        }
+        int[] done = await Aio.Gather(clients);
+        double dt = sw.Elapsed.TotalSeconds;
+        server.Close();
+        await server.WaitClosed();
+        long total = 0;
+        foreach (int d in done)
+        {
+            total += d;
+        }
+        if (total != (long)conns * perConn)
+        {
+            throw new InvalidOperationException("bad echo count");
+        }
+        Report.Emit("echo_loopback", total, dt, $", \"conns\": {conns}");
+    }
+
+    private static async Coroutine<int> EchoClient(int port, int requests)
+    {
+        var (reader, writer) = await Aio.OpenConnection("127.0.0.1", port);
+        var payload = new byte[64];
+        try
+        {
+            for (int i = 0; i < requests; i++)
+            {
+                writer.Write(payload);
+                await writer.Drain();
+                var back = await reader.ReadExactly(payload.Length);
+                if (back.Length != payload.Length)
+                {
+                    throw new InvalidOperationException("short echo");
+                }
+            }
+        }
+        finally
+        {
+            writer.Close();
+        }
+        return requests;
+    }
+
+    // TaskGroup fan-out: N children in groups of 1,000; each child yields once and returns. One group at a time.
+    public static async Coroutine TaskGroupFanOut(int n)
+    {
+        const int GroupSize = 1000;
+        var sw = Report.StartTimer();
+        long created = 0;
+        for (int done = 0; done < n; done += GroupSize)
+        {
+            int size = Math.Min(GroupSize, n - done);
+            await TaskGroup.Run(tg => FillGroup(tg, size));
+            created += size;
+        }
+        Report.Emit("taskgroup", created, sw.Elapsed.TotalSeconds, $", \"group_size\": {GroupSize}");
+    }
+
+    // The body only creates the children; leaving the group awaits them (asyncio: `async with TaskGroup() as tg:`).
+#pragma warning disable CS1998 // an async body with no await: the group's exit is the await.
+    private static async Coroutine FillGroup(TaskGroup tg, int size)
+#pragma warning restore CS1998
+    {
+        for (int i = 0; i < size; i++)
+        {
+            _ = tg.CreateTask(One(i));
+        }
+    }
+
     // 1. spawn: N tasks that each yield once to the loop and return their index; wait for all (gather).
     public static async Coroutine Spawn(int n)
     {
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var tasks = new AioTask<int>[n];
         for (int i = 0; i < n; i++)
         {
@@ -123,7 +211,7 @@ static class Workloads
             max = Math.Max(max, delays[i]);
         }
         long baseKb = Report.StatusKb("VmRSS:");
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var tasks = new AioTask[n];
         for (int i = 0; i < n; i++)
         {
@@ -146,7 +234,7 @@ static class Workloads
         var a2b = new AioQueue<int>(1);
         var b2a = new AioQueue<int>(1);
         int rounds = n / 2;
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var ping = Aio.CreateTask(Ping(a2b, b2a, rounds));
         var pong = Aio.CreateTask(Pong(a2b, b2a, rounds));
         await ping;
@@ -176,7 +264,7 @@ static class Workloads
     public static async Coroutine Queue(int n)
     {
         var q = new AioQueue<int>(1024);
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var producer = Aio.CreateTask(Produce(q, n));
         var consumer = Aio.CreateTask(Consume(q, n));
         await producer;
@@ -210,7 +298,7 @@ static class Workloads
     // 6. to_thread: N calls of f(i) = i + 1 through the default executor, all started then awaited together.
     public static async Coroutine ToThread(int n)
     {
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var tasks = new AioTask<int>[n];
         for (int i = 0; i < n; i++)
         {
@@ -233,7 +321,7 @@ static class Workloads
     {
         using var pool = new ProcessPoolExecutor(new ProcessPoolOptions { MaxWorkers = 2 });
         await Aio.Gather(Aio.RunInExecutor(pool, PoolCalls.Trivial, 0), Aio.RunInExecutor(pool, PoolCalls.Trivial, 1));
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var tasks = new AioTask<int>[n];
         for (int i = 0; i < n; i++)
         {
@@ -259,7 +347,7 @@ static class Workloads
     public static async Coroutine LockHandoff(int n)
     {
         var gate = new AioLock();
-        var sw = Stopwatch.StartNew();
+        var sw = Report.StartTimer();
         var a = Aio.CreateTask(TakeTurns(gate, n / 2));
         var b = Aio.CreateTask(TakeTurns(gate, n / 2));
         await a;
@@ -281,6 +369,16 @@ static class Workloads
 
 static class Report
 {
+    private static TimeSpan cpuAtStart;
+
+    /// <summary>Starts the timed part; the process CPU time used from here is reported as cpu_s (on a loaded
+    /// machine, wall time includes waiting for a core; CPU time shows the work itself, GC threads included).</summary>
+    public static Stopwatch StartTimer()
+    {
+        cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+        return Stopwatch.StartNew();
+    }
+
     public static long StatusKb(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
@@ -297,9 +395,18 @@ static class Report
 
     public static void Emit(string workload, long n, double seconds, string extra = "")
     {
+        if (Environment.GetEnvironmentVariable("KETTLE_BENCH_GC") is { Length: > 0 })
+        {
+            // Diagnostics for profiling (stderr, so the JSON line stays the only stdout): where the time went.
+            Console.Error.WriteLine(
+                $"gc: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, " +
+                $"pause {GC.GetTotalPauseDuration().TotalSeconds:0.000} s, allocated {GC.GetTotalAllocatedBytes() / (double)n:0.0} B per op " +
+                $"(whole process), heap {GC.GetTotalMemory(false) / 1048576.0:0.0} MB");
+        }
+        double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalSeconds;
         double peakMb = StatusKb("VmHWM:") / 1024.0;
         Console.WriteLine($"{{\"peer\": \"kettle\", \"workload\": \"{workload}\", \"n\": {n}, \"seconds\": {F(seconds)}, " +
-                          $"\"ops_per_s\": {(n / seconds).ToString("0.0", CultureInfo.InvariantCulture)}, \"peak_rss_mb\": {peakMb.ToString("0.0", CultureInfo.InvariantCulture)}{extra}}}");
+                          $"\"ops_per_s\": {(n / seconds).ToString("0.0", CultureInfo.InvariantCulture)}, \"peak_rss_mb\": {peakMb.ToString("0.0", CultureInfo.InvariantCulture)}, \"cpu_s\": {F(cpu)}{extra}}}");
     }
 }
 

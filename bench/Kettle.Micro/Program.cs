@@ -1,5 +1,6 @@
 // Micro-benchmarks of Kettle's hot paths, with allocations (BenchmarkDotNet's memory diagnoser).
 // Run: dotnet run -c Release --project bench/Kettle.Micro -- --filter '*'
+//      (quick look: add --job short; one benchmark: --filter '*LockHandoff*')
 // Each benchmark runs Ops operations inside one coroutine on a warm Runner, so the per-operation
 // figures (time and bytes) are the operation's own, not the loop start-up's.
 using BenchmarkDotNet.Attributes;
@@ -35,6 +36,89 @@ public class HotPaths
     /// <summary>Awaiting a coroutine inline (no task): one box per call.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
     public int AwaitCoroutineInline() => runner.Run(Inline());
+
+    /// <summary>One put and one get on a queue with room (neither blocks): the loop-native fast path.</summary>
+    [Benchmark(OperationsPerInvoke = Ops)]
+    public int QueuePutGet() => runner.Run(PutsAndGets());
+
+    /// <summary>One put/get hand-off between a producer and a consumer through a bounded queue of 1 (each side
+    /// blocks in turn: a wake-up through the ready queue per item).</summary>
+    [Benchmark(OperationsPerInvoke = Ops)]
+    public int QueueHandoff() => runner.Run(QueueHandoffs());
+
+    /// <summary>An uncontended lock acquire and release.</summary>
+    [Benchmark(OperationsPerInvoke = Ops)]
+    public int LockUncontended() => runner.Run(LockAlone());
+
+    /// <summary>One lock hand-off: two tasks take turns on a lock, each holding it across a yield, so every
+    /// acquisition waits for the other task's release.</summary>
+    [Benchmark(OperationsPerInvoke = Ops)]
+    public int LockHandoff() => runner.Run(LockTurns());
+
+    private static async Coroutine<int> PutsAndGets()
+    {
+        var q = new AioQueue<int>(16);
+        int s = 0;
+        for (int i = 0; i < Ops; i++)
+        {
+            await q.Put(i);
+            s += await q.Get();
+        }
+        return s;
+    }
+
+    private static async Coroutine<int> QueueHandoffs()
+    {
+        var q = new AioQueue<int>(1);
+        var consumer = Aio.CreateTask(Consume(q));
+        for (int i = 0; i < Ops; i++)
+        {
+            await q.Put(i);
+        }
+        return await consumer;
+    }
+
+    private static async Coroutine<int> Consume(AioQueue<int> q)
+    {
+        int s = 0;
+        for (int i = 0; i < Ops; i++)
+        {
+            s += await q.Get();
+        }
+        return s;
+    }
+
+    private static async Coroutine<int> LockAlone()
+    {
+        var gate = new AioLock();
+        for (int i = 0; i < Ops; i++)
+        {
+            using (await gate.Acquire())
+            {
+            }
+        }
+        return Ops;
+    }
+
+    private static async Coroutine<int> LockTurns()
+    {
+        var gate = new AioLock();
+        var other = Aio.CreateTask(TakeTurns(gate, Ops / 2));
+        await TakeTurns(gate, Ops / 2);
+        await other;
+        return Ops;
+    }
+
+    private static async Coroutine TakeTurns(AioLock gate, int times)
+    {
+        for (int i = 0; i < times; i++)
+        {
+            using (await gate.Acquire())
+            {
+                await Aio.Yield();
+            }
+        }
+    }
 
     private static async Coroutine<int> CreateAndAwait()
     {

@@ -12,7 +12,7 @@ internal sealed class LoopWork<TResult> : ExecutorWork, IReadyItem
     private readonly EventLoop loop;
     private readonly Func<TResult> invoker;
     private readonly ExecutionContext? context;
-    private object? result;
+    private TResult? result;
     private Exception? exception;
     private bool cancelledByFuture;
 
@@ -41,7 +41,32 @@ internal sealed class LoopWork<TResult> : ExecutorWork, IReadyItem
 
     public override Type ResultType => typeof(TResult);
 
-    public override void RunHere() => Invoke(this, context, invoker);
+    public override void RunHere()
+    {
+        // As Invoke, but the result stays typed: no box per call for a value-type result.
+        var saved = ExecutionContext.Capture();
+        if (context is not null)
+        {
+            ExecutionContext.Restore(context);
+        }
+        Exception? error = null;
+        try
+        {
+            result = invoker();
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        finally
+        {
+            if (saved is not null)
+            {
+                ExecutionContext.Restore(saved);
+            }
+        }
+        Complete(null, error);
+    }
 
     /// <summary>Runs <paramref name="function"/> in <paramref name="context"/> and completes <paramref name="work"/>.</summary>
     internal static void Invoke(ExecutorWork work, ExecutionContext? context, Func<TResult> function)
@@ -73,7 +98,11 @@ internal sealed class LoopWork<TResult> : ExecutorWork, IReadyItem
 
     protected override void OnCompleted(object? value, Exception? error)
     {
-        result = value;
+        if (value is not null)
+        {
+            // A process pool hands the deserialized result over boxed; threads stored it typed in RunHere.
+            result = (TResult)value;
+        }
         exception = error;
         if (!loop.TryEnqueueThreadsafe(this))
         {
@@ -118,7 +147,7 @@ internal sealed class LoopWork<TResult> : ExecutorWork, IReadyItem
         }
         else
         {
-            Future.TrySetResult((TResult)result!);
+            Future.TrySetResult(result!);
         }
     }
 }

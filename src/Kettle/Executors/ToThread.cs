@@ -35,21 +35,21 @@ public static partial class Aio
     public static AioTask<TResult> RunInExecutor<T1, TResult>(Executor? executor, Func<T1, TResult> function, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, [arg1], () => function(arg1));
+        return Submit<TResult>(executor, function, ForProcesses(executor) ? [arg1] : [], () => function(arg1));
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
     public static AioTask<TResult> RunInExecutor<T1, T2, TResult>(Executor? executor, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, [arg1, arg2], () => function(arg1, arg2));
+        return Submit<TResult>(executor, function, ForProcesses(executor) ? [arg1, arg2] : [], () => function(arg1, arg2));
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
     public static AioTask<TResult> RunInExecutor<T1, T2, T3, TResult>(Executor? executor, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, [arg1, arg2, arg3], () => function(arg1, arg2, arg3));
+        return Submit<TResult>(executor, function, ForProcesses(executor) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
@@ -67,12 +67,16 @@ public static partial class Aio
     public static AioTask RunInExecutor<T1>(Executor? executor, Action<T1> action, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(action);
-        return Submit<VoidResult>(executor, action, [arg1], () =>
+        return Submit<VoidResult>(executor, action, ForProcesses(executor) ? [arg1] : [], () =>
         {
             action(arg1);
             return default;
         });
     }
+
+    // Only a process pool reads the argument array (it sends the arguments to a worker); threads call the closure,
+    // so for them the array and the boxed arguments are not made.
+    private static bool ForProcesses(Executor? executor) => executor is ProcessPoolExecutor;
 
     private static Future<TResult> Submit<TResult>(Executor? executor, Delegate function, object?[] arguments, Func<TResult> invoker)
     {

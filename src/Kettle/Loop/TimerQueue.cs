@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>Something a timer entry points at; it decides what a due entry means.</summary>
@@ -20,30 +22,36 @@ internal interface ITimerTarget
 /// <remarks>Threading: loop thread only.</remarks>
 internal sealed class TimerQueue
 {
+    // 24 bytes: a million sleeping tasks hold a million entries. Seq is 32 bits and compared with wrap-around
+    // (entries alive together are never 2^31 schedulings apart in practice), not 64 bits padded to 32 bytes.
     internal struct Entry
     {
         public long Due;
-        public long Seq;
         public ITimerTarget Target;
+        public int Seq;
         public int Token;
     }
 
     private Entry[] heap = new Entry[16];
     private int count;
-    private long nextSeq;
+    private int nextSeq;
     private int cancelled;
 
     public int Count => count;
 
     public long PeekDue => heap[0].Due;
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(long due, ITimerTarget target, int token)
     {
         if (count == heap.Length)
         {
             Array.Resize(ref heap, heap.Length * 2);
         }
-        var e = new Entry { Due = due, Seq = nextSeq++, Target = target, Token = token };
+        var e = new Entry { Due = due, Seq = nextSeq, Target = target, Token = token };
+        nextSeq = unchecked(nextSeq + 1);
         int i = count++;
         while (i > 0)
         {
@@ -90,6 +98,7 @@ internal sealed class TimerQueue
     }
 
     /// <summary>Fires every live entry due at or before <paramref name="now"/>, in (due, seq) order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FireDue(long now, EventLoop loop)
     {
         while (count > 0 && heap[0].Due <= now)
@@ -161,5 +170,5 @@ internal sealed class TimerQueue
         }
     }
 
-    private static bool Less(ref Entry a, ref Entry b) => a.Due < b.Due || (a.Due == b.Due && a.Seq < b.Seq);
+    private static bool Less(ref Entry a, ref Entry b) => a.Due < b.Due || (a.Due == b.Due && unchecked(a.Seq - b.Seq) < 0);
 }

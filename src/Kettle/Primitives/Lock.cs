@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
@@ -91,6 +92,9 @@ public sealed class AioLock : IWaitSource
         }
     }
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool IWaiterOwner.OnResume(Waiter waiter, bool cancelling)
     {
         waiters.Remove(waiter);

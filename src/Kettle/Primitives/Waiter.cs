@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
@@ -28,14 +29,16 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     internal const byte Cancelled = 2;  // asyncio: future cancelled
 
     internal readonly IWaiterOwner Owner;
-    internal readonly EventLoop Loop;
     internal readonly byte Role;
+    internal EventLoop Loop;
     /// <summary>The suspended task, or null for a continuation queued without a Kettle task.</summary>
-    internal readonly AioTask? Task;
+    internal AioTask? Task;
     /// <summary>Task: the user's frame to resume after the owner's logic.</summary>
-    internal readonly IFrame? Frame;
+    internal IFrame? Frame;
     /// <summary>No task: the continuation to run.</summary>
     internal readonly Action? Callback;
+    /// <summary>Task waiter: the list it was made for, which takes it back once its task has resumed.</summary>
+    private WaiterList? home;
 
     // Invariant: List is non-null exactly while the waiter is linked into that list.
     internal WaiterList? List;
@@ -54,9 +57,25 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     }
 
     /// <summary>Suspends <paramref name="task"/> (in <paramref name="frame"/>) at the end of <paramref name="list"/>.</summary>
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void SuspendTask(IWaiterOwner owner, WaiterList list, byte role, AioTask task, IFrame frame)
     {
-        var w = new Waiter(owner, task.loop!, role, task, frame, null);
+        // A hand-off (queue, lock) suspends on every item: reusing the list's last finished waiter makes it allocate nothing.
+        var w = list.Spare;
+        if (w is not null && ReferenceEquals(w.Owner, owner) && w.Role == role)
+        {
+            list.Spare = null;
+            w.Loop = task.loop!;
+            w.Task = task;
+            w.Frame = frame;
+        }
+        else
+        {
+            w = new Waiter(owner, task.loop!, role, task, frame, null);
+        }
+        w.home = list;
         list.AddLast(w);
         task.resumeFrame = w;
         task.waitTarget = w;
@@ -103,6 +122,7 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     }
 
     /// <summary>asyncio's <c>fut.set_result(...)</c>: the waiter's task is queued (never resumed inline).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Wake()
     {
         Debug.Assert(State == Pending, "Only a pending waiter can be woken.");
@@ -146,12 +166,25 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IFrame.ResumeFrame()
     {
         var t = Task!;
+        var frame = Frame!;
+        var loop = Loop;
         if (Owner.OnResume(this, (t.flags & AioTask.FlagDeliverCancel) != 0))
         {
-            AioTask.RunFrame(Frame!, Loop);
+            if (List is null && home is { } h)
+            {
+                // Done: out of every list, and its task (which cleared resumeFrame and waitTarget when this step
+                // began) no longer points at it, so nothing can reach it any more.
+                Task = null;
+                Frame = null;
+                State = Pending;
+                home = null;
+                h.Spare = this;
+            }
+            AioTask.RunFrame(frame, loop);
         }
     }
 
@@ -182,6 +215,9 @@ internal sealed class WaiterList
     public int LiveCount => count - cancelled;
 
     public Waiter? First => head;
+
+    /// <summary>A finished task waiter kept for the next task that waits here (see <see cref="Waiter.SuspendTask"/>).</summary>
+    internal Waiter? Spare;
 
     public void AddLast(Waiter w)
     {
@@ -250,6 +286,7 @@ internal sealed class WaiterList
     internal void NoteCancelled() => cancelled++;
 
     /// <summary>Wakes the first pending waiter, dropping the done ones before it (asyncio queues' <c>_wakeup_next</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PopAndWakeNext()
     {
         while (PopFirst() is { } w)

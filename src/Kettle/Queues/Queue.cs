@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Kettle;
@@ -148,6 +149,9 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         PutNowaitCore(item);
     }
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void PutNowaitCore(T item)
     {
         if (shutdown)
@@ -173,6 +177,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         return GetNowaitCore();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal T GetNowaitCore()
     {
         if (store.Count == 0)
@@ -243,6 +248,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         PuttersList.PopAndWakeAll();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool IWaiterOwner.OnResume(Waiter waiter, bool cancelling)
     {
         var list = waiter.Role == GetterRole ? Getters : PuttersList;

@@ -385,6 +385,9 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     // ------------------------------------------------------------------ running
 
     /// <summary>A task step: resume the frame the task is suspended in (asyncio: <c>Task.__step</c>).</summary>
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IReadyItem.RunReady()
     {
         if (status != StatusPending)
@@ -546,6 +549,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     // ------------------------------------------------------------------ finishing
 
     /// <summary>A frame's code finished (builder SetResult / SetException, or a foreign task completed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void CompleteFrame(Exception? exception)
     {
         if (ReferenceEquals(owner, this))
@@ -590,6 +594,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         || (exception is OperationCanceledException oce && extras?.Cts is { } cts && oce.CancellationToken == cts.Token);
 
     /// <summary>Ends the task and queues everyone waiting for it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void FinishTask(byte outcome, Exception? exception)
     {
         Debug.Assert(status == StatusPending, "Only a pending task can finish.");
@@ -665,6 +670,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     bool IWaitTarget.CancelWait(AioTask waiter, string? message) => CancelCore(message);
 
     /// <summary>Registers <paramref name="waiterTask"/> (suspended in <paramref name="frame"/>) to resume when this task is done.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void SuspendUntilDone(AioTask waiterTask, IFrame frame)
     {
         if (ReferenceEquals(waiterTask, this))
@@ -754,6 +760,8 @@ internal sealed class TaskExtras
     public long SuspendedAt;
     /// <summary>Awaiters recorded by combinators that wait through callbacks (shield, wait), for call graphs.</summary>
     public List<AioTask>? AwaitedBy;
+    /// <summary>A coroutine frame's continuation for foreign awaiters (Task, ValueTask), made at its first such await.</summary>
+    public Action? ForeignResume;
 }
 
 /// <summary>

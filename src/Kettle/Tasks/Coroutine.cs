@@ -120,10 +120,11 @@ internal static class CoroutineBox
 /// </summary>
 internal abstract class CoroutineBox<T> : AioTask<T>
 {
-    private Action? foreignResume;
-
     /// <summary>An await of this coroutine: run it now, inside the current task (or as a task of its
     /// own when no Kettle task is running, e.g. from a plain callback).</summary>
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void BeginAwait()
     {
         if (status != StatusCold)
@@ -141,6 +142,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
             l.ScheduleTask(this, null);
             return;
         }
+        l.ForgetFresh(this);
         status = StatusInline;
         owner = task;
         loop = l;
@@ -163,6 +165,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     }
 
     /// <summary>Whoever awaits this coroutine suspends until it finishes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void AwaitedBy(object awaiter)
     {
         if (ReferenceEquals(owner, this))
@@ -185,7 +188,10 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     internal void SuspendForeign<TAwaiter>(ref TAwaiter awaiter)
         where TAwaiter : INotifyCompletion
     {
-        var action = foreignResume ??= OnForeignResume;
+        // Kept in the extras, not in the box: most frames only await loop-native things, and every byte of the
+        // box counts a million times over when a million tasks wait.
+        var x = Extras;
+        var action = x.ForeignResume ??= OnForeignResume;
         if (awaiter is ICriticalNotifyCompletion)
         {
             ((ICriticalNotifyCompletion)awaiter).UnsafeOnCompleted(action);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>The loop's side of tasks: creation, the registry behind all_tasks, the current task.</summary>
@@ -78,6 +80,9 @@ public sealed partial class EventLoop
         }
     }
 
+    // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ScheduleTask(AioTask box, string? name)
     {
         CheckThread("CreateTask");
@@ -103,6 +108,7 @@ public sealed partial class EventLoop
             }
             MarkDebugOrigin(box);
         }
+        ForgetFresh(box);
         Register(box);
         Ready.Enqueue(box);
         if (KettleMetrics.TasksCreated.Enabled)
@@ -178,6 +184,19 @@ public sealed partial class EventLoop
             Array.Resize(ref fresh, fresh.Length * 2);
         }
         fresh[freshCount++] = box;
+    }
+
+    /// <summary>A coroutine awaited or scheduled right after it was made (the usual case) leaves the fresh list at
+    /// once: the end-of-iteration sweep would skip it anyway, and a million spawned tasks then cost no list entries.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal void ForgetFresh(AioTask box)
+    {
+        int last = freshCount - 1;
+        if (last >= 0 && ReferenceEquals(fresh[last], box))
+        {
+            fresh[last] = null!;
+            freshCount = last;
+        }
     }
 
     /// <summary>End of an iteration: coroutines made during it and still cold get a never-awaited guard.</summary>
