@@ -172,6 +172,9 @@ public sealed class ClusterExecutor : Executor
         return work.Task;
     }
 
+    internal override bool SendsArguments => true;
+
+    /// <inheritdoc/>
     internal override void Submit(ExecutorWork work)
     {
         // Everything that can be wrong with the call is found here, before anything is queued.

@@ -19,6 +19,10 @@ public abstract class Executor : IDisposable
     /// <summary>Queues <paramref name="work"/>; throws <see cref="InvalidOperationException"/> after shutdown.</summary>
     internal abstract void Submit(ExecutorWork work);
 
+    /// <summary>Whether this executor reads <see cref="ExecutorWork.Arguments"/> (it sends them to another process);
+    /// executors that call the closure on a thread of this process do not, so the array and boxes are not made.</summary>
+    internal virtual bool SendsArguments => false;
+
     /// <summary>
     /// Stops taking work. With <paramref name="wait"/>, returns when running and queued work has finished;
     /// with <paramref name="cancelPending"/>, work not started yet is cancelled instead of run.

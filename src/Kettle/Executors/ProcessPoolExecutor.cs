@@ -155,6 +155,9 @@ public sealed class ProcessPoolExecutor : Executor
         return work.Task;
     }
 
+    internal override bool SendsArguments => true;
+
+    /// <inheritdoc/>
     internal override void Submit(ExecutorWork work)
     {
         // Everything that can be wrong with the call is found here, before anything is queued.

@@ -74,9 +74,9 @@ public static partial class Aio
         });
     }
 
-    // Only a process pool reads the argument array (it sends the arguments to a worker); threads call the closure,
-    // so for them the array and the boxed arguments are not made.
-    private static bool ForProcesses(Executor? executor) => executor is ProcessPoolExecutor;
+    // Only an executor that sends the arguments elsewhere (process pool, cluster) reads the argument array; threads call
+    // the closure, so for them the array and the boxed arguments are not made.
+    private static bool ForProcesses(Executor? executor) => executor?.SendsArguments == true;
 
     private static Future<TResult> Submit<TResult>(Executor? executor, Delegate function, object?[] arguments, Func<TResult> invoker)
     {
