@@ -142,10 +142,30 @@ public class LoopSnapshotTests
             var awaiterTask = Aio.CreateTask(Awaiter(waiterTask), "awaiter");
             await Aio.Sleep(0);
             await Aio.Sleep(0);
-            json = await Aio.ToThread(LoopSnapshot.Take);
+            json = await Aio.ToThread(() => TakeOnceSettled(number));
             go.Set();
             await awaiterTask;
         }
+    }
+
+    // The worker thread can start before the step that submitted it has ended: read again until main is suspended
+    // (bounded by a count, a guard against a hang rather than a timing assertion).
+    private static string TakeOnceSettled(int number)
+    {
+        string json = LoopSnapshot.Take();
+        for (int i = 0; i < 2000; i++)
+        {
+            using var doc = JsonDocument.Parse(json);
+            bool mainRunning = LoopOf(doc, number).GetProperty("tasks").EnumerateArray()
+                .Any(t => t.GetProperty("name").GetString() == "main" && t.GetProperty("state").GetString() == "running");
+            if (!mainRunning)
+            {
+                break;
+            }
+            Thread.Sleep(5);
+            json = LoopSnapshot.Take();
+        }
+        return json;
     }
 
     private static async Coroutine Waiter(AioEvent go) => await go.Wait();
