@@ -167,7 +167,7 @@ public sealed class ClusterExecutor : Executor
     private Task<TResult> SubmitTask<TResult>(Delegate function, object?[] arguments)
     {
         ArgumentNullException.ThrowIfNull(function);
-        var work = new TaskWork<TResult>(function, arguments);
+        var work = new SentTaskWork<TResult>(function, arguments, "a silo");
         Submit(work);
         return work.Task;
     }
@@ -435,35 +435,4 @@ public sealed class ClusterExecutor : Executor
     }
 
     private sealed record PendingCall(ExecutorWork Work, ClusterCall Call, string[] Args);
-
-    /// <summary>Work submitted from outside a loop: completes a .NET task.</summary>
-    private sealed class TaskWork<TResult> : ExecutorWork
-    {
-        private readonly TaskCompletionSource<TResult> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskWork(Delegate function, object?[] arguments)
-            : base(function, arguments)
-        {
-        }
-
-        public Task<TResult> Task => tcs.Task;
-
-        public override Type ResultType => typeof(TResult);
-
-        public override void RunHere() => throw new NotSupportedException("Cluster executor work runs on a silo.");
-
-        protected override void OnCompleted(object? result, Exception? exception)
-        {
-            if (exception is null)
-            {
-                tcs.TrySetResult((TResult)result!);
-            }
-            else
-            {
-                tcs.TrySetException(exception);
-            }
-        }
-
-        protected override void OnCancelled() => tcs.TrySetCanceled();
-    }
 }

@@ -150,7 +150,7 @@ public sealed class ProcessPoolExecutor : Executor
     private Task<TResult> SubmitTask<TResult>(Delegate function, object?[] arguments)
     {
         ArgumentNullException.ThrowIfNull(function);
-        var work = new TaskWork<TResult>(function, arguments);
+        var work = new SentTaskWork<TResult>(function, arguments, "a worker process");
         Submit(work);
         return work.Task;
     }
@@ -527,35 +527,4 @@ public sealed class ProcessPoolExecutor : Executor
     }
 
     private sealed record PendingCall(ExecutorWork Work, ProcessCall Call, JsonElement[] Args);
-
-    /// <summary>Work submitted from outside a loop: completes a .NET task.</summary>
-    private sealed class TaskWork<TResult> : ExecutorWork
-    {
-        private readonly TaskCompletionSource<TResult> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskWork(Delegate function, object?[] arguments)
-            : base(function, arguments)
-        {
-        }
-
-        public Task<TResult> Task => tcs.Task;
-
-        public override Type ResultType => typeof(TResult);
-
-        public override void RunHere() => throw new NotSupportedException("Process pool work runs in a worker process.");
-
-        protected override void OnCompleted(object? result, Exception? exception)
-        {
-            if (exception is null)
-            {
-                tcs.TrySetResult((TResult)result!);
-            }
-            else
-            {
-                tcs.TrySetException(exception);
-            }
-        }
-
-        protected override void OnCancelled() => tcs.TrySetCanceled();
-    }
 }
