@@ -142,6 +142,7 @@ public sealed partial class EventLoop : IDisposable
 
     internal static double TicksToSeconds(long ticks) => ticks / (double)TimeSpan.TicksPerSecond;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static long SecondsToTicks(double seconds)
     {
         if (double.IsNaN(seconds))
@@ -546,6 +547,7 @@ public sealed partial class EventLoop : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainInbox()
     {
         if (!inboxPosted)

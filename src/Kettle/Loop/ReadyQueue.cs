@@ -29,7 +29,7 @@ internal sealed class ReadyQueue
 
     public int Count => count;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public void Enqueue(IReadyItem item)
     {
         var arr = items;
@@ -42,7 +42,7 @@ internal sealed class ReadyQueue
         count++;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public IReadyItem Dequeue()
     {
         var arr = items;

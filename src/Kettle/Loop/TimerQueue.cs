@@ -115,6 +115,7 @@ internal sealed class TimerQueue
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Entry PopTop()
     {
         var top = heap[0];
@@ -127,6 +128,7 @@ internal sealed class TimerQueue
         return top;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void SiftDown(int i, Entry e)
     {
         int n = count;
@@ -170,5 +172,6 @@ internal sealed class TimerQueue
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Less(ref Entry a, ref Entry b) => a.Due < b.Due || (a.Due == b.Due && unchecked(a.Seq - b.Seq) < 0);
 }

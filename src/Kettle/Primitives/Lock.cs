@@ -53,6 +53,7 @@ public sealed class AioLock : IWaitSource
     /// <c>using (await l.Acquire()) { ... }</c> or <c>await l.Acquire(); try { ... } finally { l.Release(); }</c>.
     /// asyncio counterpart: <c>await lock.acquire()</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AcquireAwaitable Acquire()
     {
         LoopAffinity.Check(ref loop, this, "Lock.Acquire");
@@ -72,6 +73,7 @@ public sealed class AioLock : IWaitSource
         ReleaseCore();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ReleaseCore()
     {
         if (!locked)
@@ -84,6 +86,7 @@ public sealed class AioLock : IWaitSource
     }
 
     // asyncio looks at the first waiter only: a cancelled one at the head passes the baton when its task resumes.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WakeUpFirst()
     {
         if (waiters.First is { State: Waiter.Pending } w)

@@ -219,6 +219,7 @@ internal sealed class WaiterList
     /// <summary>A finished task waiter kept for the next task that waits here (see <see cref="Waiter.SuspendTask"/>).</summary>
     internal Waiter? Spare;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddLast(Waiter w)
     {
         Debug.Assert(w.List is null, "A waiter is in one list at a time.");
@@ -242,6 +243,7 @@ internal sealed class WaiterList
     }
 
     /// <summary>Removes <paramref name="w"/> if it is still linked here (it may have been popped by a wake-up).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Remove(Waiter w)
     {
         if (w.List != this)

@@ -13,7 +13,7 @@ internal abstract class ItemStore<T>
     public abstract IEnumerable<T> Items { get; }
 }
 
-/// <summary>FIFO: a growable ring buffer.</summary>
+/// <summary>FIFO: a growable ring buffer; its length is always a power of two (indexes wrap with a mask).</summary>
 internal sealed class FifoStore<T> : ItemStore<T>
 {
     private T[] items = new T[8];
@@ -29,12 +29,12 @@ internal sealed class FifoStore<T> : ItemStore<T>
             var bigger = new T[items.Length * 2];
             for (int i = 0; i < count; i++)
             {
-                bigger[i] = items[(head + i) % items.Length];
+                bigger[i] = items[(head + i) & (items.Length - 1)];
             }
             items = bigger;
             head = 0;
         }
-        items[(head + count) % items.Length] = item;
+        items[(head + count) & (items.Length - 1)] = item;
         count++;
     }
 
@@ -42,7 +42,7 @@ internal sealed class FifoStore<T> : ItemStore<T>
     {
         var item = items[head];
         items[head] = default!;
-        head = (head + 1) % items.Length;
+        head = (head + 1) & (items.Length - 1);
         count--;
         return item;
     }
@@ -53,7 +53,7 @@ internal sealed class FifoStore<T> : ItemStore<T>
         {
             for (int i = 0; i < count; i++)
             {
-                yield return items[(head + i) % items.Length];
+                yield return items[(head + i) & (items.Length - 1)];
             }
         }
     }

@@ -38,7 +38,11 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     internal const byte PutterRole = 2;
 
     private readonly ItemStore<T> store;
+    // The plain FIFO store, called directly (no virtual call) on the hot path; null for priority and LIFO queues.
+    private readonly FifoStore<T>? fifo;
     private readonly int maxSize;
+    // The number of items stored, kept here so the hot path reads a field (every change to the store goes through AddItem/TakeItem).
+    private int count;
     internal readonly WaiterList Getters = new();
     internal readonly WaiterList PuttersList = new();
     // Invariant: set exactly when unfinished == 0.
@@ -58,6 +62,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     {
         this.maxSize = maxSize;
         this.store = store;
+        fifo = store as FifoStore<T>;
     }
 
     /// <summary>The capacity; zero or less means unbounded. asyncio: <c>maxsize</c>.</summary>
@@ -69,7 +74,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         get
         {
             CheckThread("Queue.Count");
-            return store.Count;
+            return count;
         }
     }
 
@@ -77,7 +82,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     public int Qsize()
     {
         CheckThread("Queue.Qsize");
-        return store.Count;
+        return count;
     }
 
     /// <summary>Whether no item is queued. asyncio: <c>empty()</c>.</summary>
@@ -86,7 +91,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         get
         {
             CheckThread("Queue.IsEmpty");
-            return store.Count == 0;
+            return count == 0;
         }
     }
 
@@ -110,9 +115,30 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         }
     }
 
-    private bool FullCore => maxSize > 0 && store.Count >= maxSize;
+    private bool FullCore => maxSize > 0 && count >= maxSize;
 
-    internal bool HasItems => store.Count > 0;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddItem(T item)
+    {
+        if (fifo is not null)
+        {
+            fifo.Add(item);
+        }
+        else
+        {
+            store.Add(item);
+        }
+        count++;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private T TakeItem()
+    {
+        count--;
+        return fifo is not null ? fifo.Take() : store.Take();
+    }
+
+    internal bool HasItems => count > 0;
 
     internal bool IsShutDownCore => shutdown;
 
@@ -123,6 +149,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     /// cancelled put puts nothing. asyncio counterpart: <c>await queue.put(item)</c>.
     /// </summary>
     /// <exception cref="QueueShutDownException">The queue is shut down (also when it happens during the wait).</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueuePutAwaitable<T> Put(T item)
     {
         CheckThread("Queue.Put");
@@ -134,10 +161,11 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     /// takes nothing. asyncio counterpart: <c>await queue.get()</c>.
     /// </summary>
     /// <exception cref="QueueShutDownException">The queue is shut down and empty (also when it happens during the wait).</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueueGetAwaitable<T> Get()
     {
         CheckThread("Queue.Get");
-        return new QueueGetAwaitable<T>(this, store.Count > 0 || shutdown);
+        return new QueueGetAwaitable<T>(this, count > 0 || shutdown);
     }
 
     /// <summary>Puts <paramref name="item"/> without waiting and wakes the first waiting getter. asyncio: <c>put_nowait</c>.</summary>
@@ -162,7 +190,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         {
             throw new QueueFullException();
         }
-        store.Add(item);
+        AddItem(item);
         unfinished++;
         finished.ClearCore();
         Getters.PopAndWakeNext();
@@ -180,7 +208,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal T GetNowaitCore()
     {
-        if (store.Count == 0)
+        if (count == 0)
         {
             if (shutdown)
             {
@@ -188,7 +216,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
             }
             throw new QueueEmptyException();
         }
-        var item = store.Take();
+        var item = TakeItem();
         PuttersList.PopAndWakeNext();
         return item;
     }
@@ -230,9 +258,9 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
         shutdown = true;
         if (immediate)
         {
-            while (store.Count > 0)
+            while (count > 0)
             {
-                store.Take();
+                TakeItem();
                 if (unfinished > 0)
                 {
                     unfinished--;
@@ -257,14 +285,14 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
             list.Remove(waiter);
             // Woken but leaving: pass the wake-up on if the queue can still serve the next in line
             // (test_put_cancelled_race, test_get_cancel_drop_one_pending_reader).
-            bool canServe = waiter.Role == GetterRole ? store.Count > 0 : !FullCore;
+            bool canServe = waiter.Role == GetterRole ? count > 0 : !FullCore;
             if (canServe && waiter.State != Waiter.Cancelled)
             {
                 list.PopAndWakeNext();
             }
             return true;
         }
-        bool mustWait = waiter.Role == GetterRole ? store.Count == 0 : FullCore;
+        bool mustWait = waiter.Role == GetterRole ? count == 0 : FullCore;
         if (mustWait && !shutdown)
         {
             // Someone that did not wait took the item or the room first: wait again, at the end of the line.
@@ -291,7 +319,7 @@ public class AioQueue<T> : IWaiterOwner, IAsyncEnumerable<T>
     {
         var sb = new StringBuilder("<").Append(LoopAffinity.NameOf(this));
         sb.Append(CultureInfo.InvariantCulture, $" maxsize={maxSize}");
-        if (store.Count > 0)
+        if (count > 0)
         {
             sb.Append(" _queue=[").AppendJoin(", ", store.Items).Append(']');
         }

@@ -26,9 +26,14 @@ public readonly struct QueuePutAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
 
     /// <summary>Puts the item; throws <see cref="CancelledException"/> if the task was cancelled while waiting
     /// (nothing is put) and <see cref="QueueShutDownException"/> if the queue is shut down.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GetResult()
     {
-        AioTask.ThrowIfCancelDelivered();
+        if (!ready)
+        {
+            // Only a wait can have a cancellation delivered at this await.
+            AioTask.ThrowIfCancelDelivered();
+        }
         queue.PutNowaitCore(item);
     }
 
@@ -64,9 +69,14 @@ public readonly struct QueueGetAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
 
     /// <summary>Takes the item; throws <see cref="CancelledException"/> if the task was cancelled while waiting
     /// (nothing is taken) and <see cref="QueueShutDownException"/> if the queue is shut down and empty.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public T GetResult()
     {
-        AioTask.ThrowIfCancelDelivered();
+        if (!ready)
+        {
+            // Only a wait can have a cancellation delivered at this await.
+            AioTask.ThrowIfCancelDelivered();
+        }
         return queue.GetNowaitCore();
     }
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Kettle;
 
 public static partial class Aio
@@ -176,6 +177,7 @@ internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWa
 
     internal override void ResumeCore() => throw new InvalidOperationException("A gather future has no code to run.");
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void OnChildDone(AioTask child)
     {
         remaining--;

@@ -495,6 +495,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal abstract void ResumeCore();
 
     /// <summary>Called by the awaiter after a task suspended: a pending cancel request goes to what it waits on now.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void AfterSuspend()
     {
         if ((flags & FlagDeliverCancel) != 0)
@@ -511,7 +512,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     }
 
     /// <summary>At a resumed Kettle await: throws the cancellation delivered to the current task, if any.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void ThrowIfCancelDelivered()
     {
         var t = EventLoop.RunningOnThisThread?.currentTask;
@@ -526,6 +527,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// At a resumed Kettle await: takes the cancellation delivered to the current task, if any, so that a
     /// primitive can undo what its wake-up granted (pass a lock on, put an item back) before throwing it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static CancelledException? TakeCancelDelivery()
     {
         var t = EventLoop.RunningOnThisThread?.currentTask;
@@ -642,6 +644,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     {
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Wake(object waiter, EventLoop l)
     {
         switch (waiter)

@@ -150,6 +150,7 @@ public readonly struct SleepAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
 
     void ILoopAwaiter.OnSuspend(AioTask frame) => SleepCore(frame.owner!, frame, ticks);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void SleepCore(AioTask task, IFrame frame, long ticks)
     {
         var loop = task.loop!;

@@ -117,6 +117,7 @@ public sealed partial class EventLoop
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Register(AioTask t)
     {
         int s;
@@ -137,6 +138,7 @@ public sealed partial class EventLoop
         liveTasks++;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Unregister(AioTask t)
     {
         int s = t.slot;
