@@ -176,7 +176,7 @@ internal static class CallGraphBuilder
             {
                 return frames;
             }
-            f = f.parent as AioTask;
+            f = f.resumeFrame as AioTask;
         }
         // Not started, waiting on a foreign awaitable, or a chain cut by one: end at the task's own frame.
         frames.Add(FrameOf(task));

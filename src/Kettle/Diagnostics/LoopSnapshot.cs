@@ -261,7 +261,7 @@ internal static class LoopSnapshot
             {
                 return true;
             }
-            f = Volatile.Read(ref f.parent) as AioTask;
+            f = Volatile.Read(ref f.resumeFrame) as AioTask;
         }
         if (into.Count >= MaxFrames)
         {

@@ -64,7 +64,7 @@ public readonly struct AcquireAwaitable : ICriticalNotifyCompletion, ILoopAwaite
     public void UnsafeOnCompleted(Action continuation) =>
         Waiter.SuspendForeign(source, source.Waiters, 0, continuation, source.WaitName);
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(source, source.Waiters, 0, frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(source, source.Waiters, 0, frame.OwnerTask, frame);
 }
 
 /// <summary>
@@ -99,7 +99,7 @@ public readonly struct WaitAwaitable : ICriticalNotifyCompletion, ILoopAwaiter
     public void UnsafeOnCompleted(Action continuation) =>
         Waiter.SuspendForeign(source, source.Waiters, 0, continuation, source.WaitName);
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(source, source.Waiters, 0, frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(source, source.Waiters, 0, frame.OwnerTask, frame);
 }
 
 /// <summary>

@@ -44,7 +44,7 @@ public readonly struct QueuePutAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
     public void UnsafeOnCompleted(Action continuation) =>
         Waiter.SuspendForeign(queue, queue.PuttersList, AioQueue<T>.PutterRole, continuation, "Queue.Put");
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.PuttersList, AioQueue<T>.PutterRole, frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.PuttersList, AioQueue<T>.PutterRole, frame.OwnerTask, frame);
 }
 
 /// <summary>What <see cref="AioQueue{T}.Get"/> returns: awaiting it takes an item, waiting while the queue is empty.</summary>
@@ -87,5 +87,5 @@ public readonly struct QueueGetAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
     public void UnsafeOnCompleted(Action continuation) =>
         Waiter.SuspendForeign(queue, queue.Getters, AioQueue<T>.GetterRole, continuation, "Queue.Get");
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.Getters, AioQueue<T>.GetterRole, frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => Waiter.SuspendTask(queue, queue.Getters, AioQueue<T>.GetterRole, frame.OwnerTask, frame);
 }

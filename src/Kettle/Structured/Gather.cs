@@ -70,7 +70,7 @@ public static partial class Aio
         {
             var box = coroutines[i].Box ?? throw CoroutineBox.DefaultCoroutine();
             // ensure_future: a coroutine passed twice is wrapped once.
-            tasks[i] = box.status == AioTask.StatusCold ? loop.CreateTask(coroutines[i]) : ReferenceEquals(box.owner, box) ? box
+            tasks[i] = box.status == AioTask.StatusCold ? loop.CreateTask(coroutines[i]) : box.IsTaskBox ? box
                 : throw new InvalidOperationException($"Coroutine '{box.CoroutineName}' is already being awaited; it cannot also be gathered.");
         }
         return tasks;
@@ -133,7 +133,6 @@ internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWa
         this.returnExceptions = returnExceptions;
         this.collect = collect;
         this.loop = loop;
-        owner = this;
         status = StatusPending;
         flags = FlagStarted;
         this.children = children;

@@ -70,12 +70,13 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     private static long taskCounter;
 
     internal EventLoop? loop;
-    /// <summary>The task this frame runs in; a task's own box points at itself.</summary>
-    internal AioTask? owner;
-    /// <summary>Inline frame: whom to resume on completion (an <see cref="AioTask"/> frame or an <see cref="Action"/>).
-    /// Invariant: set only while status is Inline and the frame is suspended.</summary>
-    internal object? parent;
-    /// <summary>Task: the frame to resume at the next step; null before the first step.</summary>
+    /// <summary>
+    /// Task: the frame to resume at the next step; null before the first step and while a step runs.
+    /// Inline frame (a coroutine awaited without a task of its own): whom to resume when it completes, its awaiting
+    /// frame (or an <see cref="ActionFrame"/> for a foreign awaiter); set only while it is suspended.
+    /// One field for both roles, since a box is a task or an inline frame, never both: every byte of the box counts a
+    /// million times over when a million tasks wait.
+    /// </summary>
     internal IFrame? resumeFrame;
     /// <summary>Task: what it is suspended on (an <see cref="IWaitTarget"/>), cleared when a step starts.</summary>
     internal object? waitTarget;
@@ -308,6 +309,17 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal TaskExtras Extras => extras ??= new TaskExtras();
 
     internal static long NextId() => Interlocked.Increment(ref taskCounter);
+
+    /// <summary>Whether this box was scheduled as a task (tasks get their number then; inline frames never do).</summary>
+    internal bool IsTaskBox => id != 0;
+
+    /// <summary>The task this frame runs in: itself for a task; for an inline frame, the task whose step is running
+    /// (an inline frame only runs, and suspends, inside its task's steps). Loop thread, during a step, only.</summary>
+    internal AioTask OwnerTask
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => id != 0 ? this : loop!.currentTask!;
+    }
 
     internal void CheckLoopThread(string operation)
     {
@@ -554,7 +566,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void CompleteFrame(Exception? exception)
     {
-        if (ReferenceEquals(owner, this))
+        if (id != 0)
         {
             byte outcome;
             if (exception is null)
@@ -579,15 +591,15 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         // An inline frame: hand the outcome to whoever awaits it, in this same step.
         error = exception;
         status = exception is null ? StatusSucceeded : StatusFaulted;
-        var p = parent;
-        parent = null;
+        var p = resumeFrame;
+        resumeFrame = null;
         if (p is AioTask frame)
         {
             RunFrame(frame, loop!);
         }
-        else if (p is Action a)
+        else
         {
-            a();
+            p?.ResumeFrame();
         }
     }
 
@@ -765,6 +777,8 @@ internal sealed class TaskExtras
     public List<AioTask>? AwaitedBy;
     /// <summary>A coroutine frame's continuation for foreign awaiters (Task, ValueTask), made at its first such await.</summary>
     public Action? ForeignResume;
+    /// <summary>The task of a frame waiting on a foreign awaiter (its continuation may arrive on any thread).</summary>
+    public AioTask? ForeignOwner;
 }
 
 /// <summary>

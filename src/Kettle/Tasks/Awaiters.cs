@@ -49,7 +49,7 @@ public readonly struct AioTaskAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
     /// <inheritdoc/>
     public void UnsafeOnCompleted(Action continuation) => AwaitTask(task, continuation);
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => task.SuspendUntilDone(frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => task.SuspendUntilDone(frame.OwnerTask, frame);
 
     internal static void AwaitTask(AioTask task, Action continuation)
     {
@@ -94,7 +94,7 @@ public readonly struct AioTaskAwaiter<T> : ICriticalNotifyCompletion, ILoopAwait
     /// <inheritdoc/>
     public void UnsafeOnCompleted(Action continuation) => AioTaskAwaiter.AwaitTask(task, continuation);
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => task.SuspendUntilDone(frame.owner!, frame);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => task.SuspendUntilDone(frame.OwnerTask, frame);
 }
 
 /// <summary>
@@ -148,7 +148,7 @@ public readonly struct SleepAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
         SleepCore(current, new ActionFrame(continuation), ticks);
     }
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => SleepCore(frame.owner!, frame, ticks);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => SleepCore(frame.OwnerTask, frame, ticks);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void SleepCore(AioTask task, IFrame frame, long ticks)
@@ -216,7 +216,7 @@ public readonly struct SleepAwaiter<T> : ICriticalNotifyCompletion, ILoopAwaiter
     /// <inheritdoc/>
     public void UnsafeOnCompleted(Action continuation) => new SleepAwaiter(ticks).UnsafeOnCompleted(continuation);
 
-    void ILoopAwaiter.OnSuspend(AioTask frame) => SleepAwaiter.SleepCore(frame.owner!, frame, ticks);
+    void ILoopAwaiter.OnSuspend(AioTask frame) => SleepAwaiter.SleepCore(frame.OwnerTask, frame, ticks);
 }
 
 /// <summary>A task sleeping on its timer entry: cancelling invalidates the entry and wakes it with CancelledException.</summary>

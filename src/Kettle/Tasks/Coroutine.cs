@@ -144,7 +144,6 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         }
         l.ForgetFresh(this);
         status = StatusInline;
-        owner = task;
         loop = l;
         // As a plain async method call: AsyncLocal changes made by the callee do not leak to the caller.
         var saved = ExecutionContext.Capture();
@@ -168,11 +167,11 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void AwaitedBy(object awaiter)
     {
-        if (ReferenceEquals(owner, this))
+        if (id != 0)
         {
             if (awaiter is AioTask frame)
             {
-                SuspendUntilDone(frame.owner!, frame);
+                SuspendUntilDone(frame.OwnerTask, frame);
             }
             else
             {
@@ -180,8 +179,8 @@ internal abstract class CoroutineBox<T> : AioTask<T>
             }
             return;
         }
-        Debug.Assert(parent is null, "An inline coroutine has one awaiter.");
-        parent = awaiter;
+        Debug.Assert(resumeFrame is null, "An inline coroutine has one awaiter.");
+        resumeFrame = awaiter as IFrame ?? new ActionFrame((Action)awaiter);
     }
 
     /// <summary>The builder hit a foreign awaitable (Task, socket...): hand it a continuation that comes back to the loop.</summary>
@@ -191,6 +190,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         // Kept in the extras, not in the box: most frames only await loop-native things, and every byte of the
         // box counts a million times over when a million tasks wait.
         var x = Extras;
+        x.ForeignOwner = OwnerTask;
         var action = x.ForeignResume ??= OnForeignResume;
         if (awaiter is ICriticalNotifyCompletion)
         {
@@ -209,7 +209,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     /// </summary>
     private void OnForeignResume()
     {
-        var task = owner!;
+        var task = extras!.ForeignOwner!;
         var l = task.loop!;
         if (l.IsOnLoopThread && l.currentTask is null)
         {

@@ -91,7 +91,6 @@ public sealed partial class EventLoop
             throw new InvalidOperationException("CreateTask: the event loop is closed.");
         }
         box.loop = this;
-        box.owner = box;
         box.status = AioTask.StatusPending;
         box.id = AioTask.NextId();
         if (name is not null)

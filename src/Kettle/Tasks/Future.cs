@@ -20,7 +20,6 @@ public sealed class Future<T> : AioTask<T>
     public Future(EventLoop? loop = null)
     {
         this.loop = loop ?? Aio.GetRunningLoop();
-        owner = this;
         status = StatusPending;
         flags = FlagStarted;
     }
