@@ -163,6 +163,8 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// Requests cancellation: returns false if the task is done. Otherwise counts the request and delivers
     /// <see cref="CancelledException"/> (with <paramref name="message"/>) at the task's current Kettle await,
     /// or its next one; cancels <see cref="CancellationToken"/>. asyncio counterpart: <c>Task.cancel(msg)</c>.
+    /// The task it awaits, if a task, is cancelled too; for tasks awaiting each other in a cycle, the cancel
+    /// goes round the cycle once and is delivered (asyncio recurses until RecursionError).
     /// </summary>
     public bool Cancel(string? message = null)
     {
