@@ -5,15 +5,14 @@
 //   ERROR: await-graph contains cycles - cannot print a tree!
 //
 //   cycle: Bob → Alice → Bob
-// `kettle ps PID` still lists both. Runs until stopped (Ctrl+C).
+// `kettle ps PID` still lists both. Runs until stopped: Ctrl+C cancels Main, and through it the pair (the cancel
+// goes round their cycle once; asyncio would recurse until RecursionError), then the process exits with code 130.
 // (#:property EventSourceSupport=true: file-based apps switch EventSource off by default, and kettle needs it.)
 using Kettle;
 
 Console.WriteLine($"PID {Environment.ProcessId}: try `kettle pstree {Environment.ProcessId}`; Ctrl+C to stop");
 AioTask alice = null!, bob = null!;
-// Ctrl+C ends the process outright: cancelling a task inside an await cycle recurses around the cycle (each task
-// cancels the one it awaits), which Kettle does not guard against yet.
-Aio.Run(Main(), new RunOptions { HandleCtrlC = false });
+Aio.Run(Main());
 
 async Coroutine WaitFor(Func<AioTask> other)
 {
@@ -25,5 +24,13 @@ async Coroutine Main()
 {
     alice = Aio.CreateTask(WaitFor(() => bob), name: "Alice");
     bob = Aio.CreateTask(WaitFor(() => alice), name: "Bob");
-    await alice;
+    try
+    {
+        await alice;
+    }
+    catch (CancelledException)
+    {
+        Console.WriteLine($"Ctrl+C: Alice {(alice.IsCancelled ? "cancelled" : "running")}, Bob {(bob.IsCancelled ? "cancelled" : "running")}");
+        throw;
+    }
 }

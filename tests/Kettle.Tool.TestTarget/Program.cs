@@ -1,7 +1,7 @@
 // Programs for the kettle tool's tests to look at. Each prints "ready PID" once its tasks are in place, then runs
 // until killed (or, for "plain", until its standard input closes).
 //   album     asyncio's ps/pstree documentation example: a TaskGroup of two albums, each a TaskGroup of tracks
-//   deadlock  two named tasks that await each other
+//   deadlock  two named tasks that await each other (Ctrl+C cancels them and prints how they ended)
 //   blocked   a task whose step blocks the loop thread (debug mode: steps timed; blocked-nodebug: not)
 //   many      600 named tasks in a TaskGroup: a snapshot that takes many events
 //   plain     a .NET program that never uses Kettle
@@ -110,7 +110,16 @@ internal static class Deadlock
         b = Aio.CreateTask(WaitForA(), name: "Bob");
         await Aio.Sleep(0.05);
         Target.Ready();
-        await a;
+        try
+        {
+            await a;
+        }
+        catch (CancelledException)
+        {
+            // Ctrl+C cancels this task, and through it the pair: the cancel goes round their cycle once.
+            Console.WriteLine($"stopped: Alice {(a.IsCancelled ? "cancelled" : "not cancelled")}, Bob {(b!.IsCancelled ? "cancelled" : "not cancelled")}");
+            throw;
+        }
     }
 }
 

@@ -267,3 +267,19 @@ public sealed class LargeSnapshotTests
         Assert.All(workers, r => Assert.Equal("Task-1", r.GetProperty("awaiterName").GetString()));
     }
 }
+
+/// <summary>Ctrl+C on a program whose main task awaits a pair of tasks awaiting each other.</summary>
+public sealed class DeadlockInterruptTests
+{
+    [Fact]
+    public async Task CtrlC_MainAwaitingTasksThatAwaitEachOther_AllCancelledAndExits130()
+    {
+        using var target = TargetProcess.Start("deadlock");
+
+        var (exitCode, output) = await target.InterruptAsync(TimeSpan.FromSeconds(60));
+
+        // The cancel of main went round the Alice/Bob cycle once (it used to recurse until the stack overflowed).
+        Assert.Equal("stopped: Alice cancelled, Bob cancelled\n", output);
+        Assert.Equal(130, exitCode);
+    }
+}

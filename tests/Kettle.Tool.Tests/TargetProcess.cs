@@ -48,6 +48,20 @@ public sealed class TargetProcess : IDisposable
         return target;
     }
 
+    /// <summary>Sends SIGINT (what Ctrl+C sends) and waits, at most <paramref name="patience"/> (a hang guard), for
+    /// the process to exit; returns its exit code and what it printed after "ready".</summary>
+    public async Task<(int ExitCode, string Out)> InterruptAsync(TimeSpan patience)
+    {
+        using (var kill = Process.Start("kill", ["-INT", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync().WaitAsync(patience);
+            Assert.Equal(0, kill.ExitCode);
+        }
+        var output = await process.StandardOutput.ReadToEndAsync().WaitAsync(patience);
+        await process.WaitForExitAsync().WaitAsync(patience);
+        return (process.ExitCode, output);
+    }
+
     public void Dispose()
     {
         try

@@ -219,13 +219,26 @@ internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWa
         {
             return false;
         }
-        bool any = false;
-        foreach (var c in children)
+        if ((flags & FlagCancelPropagating) != 0)
         {
-            if (c.CancelCore(message))
+            // Back here through a child that awaits this gather (an await cycle): stop going round.
+            return CloseCancelCycle(loop!);
+        }
+        bool any = false;
+        flags |= FlagCancelPropagating;
+        try
+        {
+            foreach (var c in children)
             {
-                any = true;
+                if (c.CancelCore(message))
+                {
+                    any = true;
+                }
             }
+        }
+        finally
+        {
+            flags &= unchecked((byte)~FlagCancelPropagating);
         }
         if (any)
         {

@@ -66,6 +66,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal const byte FlagStarted = 8;        // the first step ran
     internal const byte FlagMarked = 16;        // scratch mark for de-duplicating (gather), always cleared after use
     internal const byte FlagBlockedOutside = 32; // counted in the loop's externalPending (see EndStep)
+    internal const byte FlagCancelPropagating = 64; // passing a cancel on to what it waits on (await-cycle guard)
 
     private static long taskCounter;
 
@@ -163,11 +164,31 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// Requests cancellation: returns false if the task is done. Otherwise counts the request and delivers
     /// <see cref="CancelledException"/> (with <paramref name="message"/>) at the task's current Kettle await,
     /// or its next one; cancels <see cref="CancellationToken"/>. asyncio counterpart: <c>Task.cancel(msg)</c>.
+    /// The task it awaits, if a task, is cancelled too; for tasks awaiting each other in a cycle, the cancel
+    /// goes round the cycle once and is delivered (asyncio recurses until RecursionError).
     /// </summary>
     public bool Cancel(string? message = null)
     {
         CheckLoopThread(nameof(Cancel));
+        if ((flags & FlagCancelPropagating) != 0 && !IsDone)
+        {
+            // Called while this task or gather passes an earlier cancel on (from a CancellationToken callback
+            // run by that cancel): a request of its own, counted, delivered with the one on its way.
+            return CancelAgainWhilePropagating(message);
+        }
         return CancelCore(message);
+    }
+
+    private bool CancelAgainWhilePropagating(string? message)
+    {
+        if (IsPlainFuture)
+        {
+            return true; // a gather: its children are being cancelled
+        }
+        cancelRequests++;
+        Extras.CancelMessage = message;
+        flags |= FlagMustCancel;
+        return true;
     }
 
     internal virtual bool CancelCore(string? message)
@@ -176,6 +197,11 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         {
             MarkRetrieved();
             return false;
+        }
+        if ((flags & FlagCancelPropagating) != 0)
+        {
+            // This cancel went round an await cycle and came back: it was already counted here.
+            return CloseCancelCycle(loop!);
         }
         cancelRequests++;
         if (message is not null || extras is not null)
@@ -193,13 +219,78 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
                 loop?.CallExceptionHandler(new LoopExceptionContext("A CancellationToken callback failed while cancelling a task.", ex) { Task = this });
             }
         }
-        if (waitTarget is IWaitTarget w && w.CancelWait(this, message))
+        if (waitTarget is IWaitTarget w && PropagateCancel(w, message))
         {
             return true;
         }
         flags |= FlagMustCancel;
         return true;
     }
+
+    /// <summary>
+    /// Cancels this task's wait on <paramref name="target"/> (asyncio: <c>fut_waiter.cancel(msg)</c>), marked as
+    /// passing a cancel on meanwhile: if the cancel comes back to this task (an await cycle: A awaits B, B awaits
+    /// A), <see cref="CancelCore"/> stops there instead of going round again until the stack overflows.
+    /// </summary>
+    internal bool PropagateCancel(IWaitTarget target, string? message)
+    {
+        var l = loop!;
+        var outer = l.cancelPropagator;
+        flags |= FlagCancelPropagating;
+        l.cancelPropagator = this;
+        try
+        {
+            return target.CancelWait(this, message);
+        }
+        finally
+        {
+            flags &= unchecked((byte)~FlagCancelPropagating);
+            l.cancelPropagator = outer;
+        }
+    }
+
+    /// <summary>
+    /// A cancel came back to a task or gather still passing it on: it went round an await cycle. asyncio goes
+    /// round again until RecursionError; Kettle stops here. The last task the cancel reached (the innermost
+    /// one passing it on, whose wait leads back into the cycle) has that wait cancelled directly, as a wait
+    /// on a plain future is: it is queued to get <see cref="CancelledException"/> at its await. When it ends
+    /// cancelled, the task awaiting it sees that, and so on back round the cycle. Returns true: the cancel
+    /// that came back will be delivered.
+    /// </summary>
+    internal static bool CloseCancelCycle(EventLoop l)
+    {
+        var t = l.cancelPropagator;
+        if (t is null)
+        {
+            // Only gathers are passing the cancel on (a gather's children cannot lead back to it without a task).
+            return false;
+        }
+        if (t.waitTarget is AioTask target && !target.IsDone)
+        {
+            target.RemoveWaiter(t);
+            if (target.IsPlainFuture)
+            {
+                // A gather nobody awaits any more: its cancellation is not an unretrieved exception.
+                target.AddWaiter(RetrieveCancellation);
+            }
+            t.waitTarget = null;
+            t.DeliverCancelNow();
+        }
+        else
+        {
+            // Its wait already ended (it is queued) or was cancelled: the cancel is delivered when it resumes.
+            t.flags |= FlagMustCancel;
+        }
+        return true;
+    }
+
+    private static readonly Action<AioTask> RetrieveCancellation = static f =>
+    {
+        if (f.error is CancelledException)
+        {
+            f.MarkRetrieved();
+        }
+    };
 
     /// <summary>How many cancellation requests are outstanding. asyncio counterpart: <c>cancelling()</c>.</summary>
     public int Cancelling() => cancelRequests;
@@ -517,7 +608,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
             // (asyncio's must_cancel), for this await to deliver now rather than after the wait ends.
             flags = (byte)((flags & ~FlagDeliverCancel) | FlagMustCancel);
         }
-        if ((flags & FlagMustCancel) != 0 && waitTarget is IWaitTarget w && w.CancelWait(this, extras?.CancelMessage))
+        if ((flags & FlagMustCancel) != 0 && waitTarget is IWaitTarget w && PropagateCancel(w, extras?.CancelMessage))
         {
             flags &= unchecked((byte)~FlagMustCancel);
         }

@@ -8,6 +8,9 @@ public sealed partial class EventLoop
     /// <summary>The task whose step is running, or null between steps.</summary>
     internal AioTask? currentTask;
 
+    /// <summary>The innermost task passing a cancellation on to what it waits on (see <see cref="AioTask.CloseCancelCycle"/>).</summary>
+    internal AioTask? cancelPropagator;
+
     /// <summary>The loop thread's ExecutionContext between steps.</summary>
     internal ExecutionContext? baseContext;
 
