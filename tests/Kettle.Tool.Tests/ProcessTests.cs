@@ -283,3 +283,62 @@ public sealed class DeadlockInterruptTests
         Assert.Equal(130, exitCode);
     }
 }
+
+/// <summary>A fact that needs root, to run the tool as another user (setpriv); skipped, saying why, elsewhere.</summary>
+public sealed class RootFactAttribute : FactAttribute
+{
+    public RootFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux() || !Environment.IsPrivilegedProcess || !File.Exists("/usr/bin/setpriv"))
+        {
+            Skip = "needs Linux, root and setpriv: the test runs kettle as the user nobody against a process of root";
+        }
+    }
+}
+
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class PermissionTests
+{
+    [RootFact]
+    public async Task Ps_AnotherUsersProcess_Status6WithTheRule()
+    {
+        using var target = TargetProcess.Start("album");
+        // The tool as a separate process of the user nobody, from a world-readable copy of its build.
+        var copy = Directory.CreateTempSubdirectory("kettle-perm-");
+        try
+        {
+            foreach (var f in Directory.GetFiles(AppContext.BaseDirectory))
+            {
+                File.Copy(f, Path.Combine(copy.FullName, Path.GetFileName(f)));
+            }
+            File.SetUnixFileMode(copy.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            var dotnet = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
+            var psi = new ProcessStartInfo("/usr/bin/setpriv")
+            {
+                UseShellExecute = false,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                WorkingDirectory = copy.FullName,
+            };
+            foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", dotnet, Path.Combine(copy.FullName, "kettle.dll"), "ps", target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "--timeout", "30" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            psi.Environment["HOME"] = copy.FullName;
+            psi.Environment["DOTNET_CLI_HOME"] = copy.FullName;
+            using var tool = Process.Start(psi)!;
+            var err = tool.StandardError.ReadToEndAsync();
+            var output = await tool.StandardOutput.ReadToEndAsync();
+            await tool.WaitForExitAsync();
+
+            Assert.Equal(ExitCodes.PermissionDenied, tool.ExitCode);
+            Assert.Equal("", output);
+            Assert.StartsWith($"kettle: permission denied: process {target.Pid} (dotnet) belongs to another user.", await err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            copy.Delete(recursive: true);
+        }
+    }
+}
