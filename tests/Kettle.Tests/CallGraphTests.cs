@@ -40,6 +40,45 @@ public class CallGraphTests
         Assert.Empty(g.AwaitedBy); // nobody awaits it yet: Main was sleeping
     }
 
+    private static int LineHere([System.Runtime.CompilerServices.CallerLineNumber] int line = 0) => line;
+
+    private static async Coroutine LeafAtKnownLines(AioEvent first, AioEvent second, int[] lines)
+    {
+        lines[0] = LineHere() + 1;
+        await first.Wait();
+        lines[1] = LineHere() + 1;
+        await second.Wait();
+    }
+
+    [Fact]
+    public void DebugMode_FrameLineIsTheAwaitItIsSuspendedAt()
+    {
+        static async Coroutine<(int AtFirst, int AtSecond, int[] AwaitLines)> Main()
+        {
+            var first = new AioEvent();
+            var second = new AioEvent();
+            var lines = new int[2];
+            var t = Aio.CreateTask(LeafAtKnownLines(first, second, lines));
+            await Aio.Sleep(1);
+            int atFirst = Aio.CaptureCallGraph(t)!.CallStack[0].Line;
+            first.Set();
+            await Aio.Sleep(1);
+            int atSecond = Aio.CaptureCallGraph(t)!.CallStack[0].Line;
+            second.Set();
+            await t;
+            return (atFirst, atSecond, lines);
+        }
+
+        var debug = Aio.Run(Main(), new RunOptions { TimeProvider = new VirtualClock(), HandleCtrlC = false, Debug = true });
+        var plain = Virtual.Run(Main());
+
+        Assert.Equal(debug.AwaitLines[0], debug.AtFirst);
+        Assert.Equal(debug.AwaitLines[1], debug.AtSecond);
+        // Without debug mode the frame shows where the coroutine starts (its opening line), wherever it waits.
+        Assert.Equal(plain.AtFirst, plain.AtSecond);
+        Assert.InRange(plain.AtFirst, 1, plain.AwaitLines[0] - 1);
+    }
+
     [Fact]
     public void Limit_KeepsInnermostOrOutermost()
     {

@@ -870,6 +870,9 @@ internal sealed class TaskExtras
     public Action? ForeignResume;
     /// <summary>The task of a frame waiting on a foreign awaiter (its continuation may arrive on any thread).</summary>
     public AioTask? ForeignOwner;
+    /// <summary>Debug mode: the IL offset in the frame's MoveNext of the await it last suspended at (-1: unknown),
+    /// which call graphs turn into the await's line.</summary>
+    public int SuspendILOffset = -1;
 }
 
 /// <summary>

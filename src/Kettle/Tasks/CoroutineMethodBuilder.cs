@@ -68,6 +68,10 @@ public struct CoroutineMethodBuilder<T>
     {
         // AsyncLocal values flow as in plain async code: the frame resumes with the context it had here.
         b.context = ExecutionContext.Capture();
+        if (b.loop is { Debug: true })
+        {
+            SuspendSites.Note(b);
+        }
         if (awaiter is ILoopAwaiter)
         {
             // Kettle's own awaiter: it takes the frame directly, no delegate (the JIT removes the box for struct awaiters).
@@ -154,5 +158,42 @@ internal static class ColdTracking
         {
             box.Extras.Report = UnretrievedReport.ForColdCoroutine(box, null);
         }
+    }
+}
+
+/// <summary>Debug mode: where each coroutine frame suspends, for call graphs that show the await's line as asyncio
+/// does (a stack walk per suspension: debug mode only). Threading: loop thread.</summary>
+internal static class SuspendSites
+{
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void Note(AioTask frame)
+    {
+        var type = frame.StateMachineType;
+        if (type is null)
+        {
+            return;
+        }
+        // Usually two frames up (this, the builder's Await*OnCompleted with Suspend inlined, MoveNext): one frame is
+        // cheaper to make than a whole trace; if inlining differs, search the trace.
+        var near = new StackFrame(2, false);
+        if (IsMoveNextOf(near, type))
+        {
+            frame.Extras.SuspendILOffset = near.GetILOffset();
+            return;
+        }
+        foreach (var f in new StackTrace(1, false).GetFrames())
+        {
+            if (IsMoveNextOf(f, type))
+            {
+                frame.Extras.SuspendILOffset = f.GetILOffset();
+                return;
+            }
+        }
+    }
+
+    private static bool IsMoveNextOf(StackFrame f, Type stateMachine)
+    {
+        var m = f.GetMethod();
+        return m is not null && m.DeclaringType == stateMachine && m.Name == nameof(IAsyncStateMachine.MoveNext);
     }
 }
