@@ -136,29 +136,31 @@ internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWa
         status = StatusPending;
         flags = FlagStarted;
         this.children = children;
-        // Count distinct children (the same task passed twice is watched once), marking as we go.
-        var distinct = new List<AioTask>(children.Length);
+        // Count distinct children (the same task passed twice is watched once): mark each on its first sight, then
+        // watch each marked child once, unmarking it. No list of them: a gather of a million children holds none.
+        int distinct = 0;
         foreach (var c in children)
         {
             if ((c.flags & FlagMarked) == 0)
             {
                 c.flags |= FlagMarked;
-                distinct.Add(c);
+                distinct++;
             }
         }
-        foreach (var c in distinct)
-        {
-            c.flags &= unchecked((byte)~FlagMarked);
-        }
-        remaining = distinct.Count;
+        remaining = distinct;
         if (remaining == 0)
         {
             result = collect(children);
             FinishTask(StatusSucceeded, null);
             return;
         }
-        foreach (var c in distinct)
+        foreach (var c in children)
         {
+            if ((c.flags & FlagMarked) == 0)
+            {
+                continue; // a repeat, already watched
+            }
+            c.flags &= unchecked((byte)~FlagMarked);
             if (c.IsDone)
             {
                 OnChildDone(c);
