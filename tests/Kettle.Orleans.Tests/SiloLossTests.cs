@@ -30,6 +30,7 @@ public sealed class SiloLossTests
         {
             // Even when an assertion failed: the tests after this one expect two silos.
             await fixture.EnsureTwoSilos();
+            output.WriteLine(fixture.LastSettle);
         }
     }
 
@@ -81,14 +82,16 @@ public sealed class SiloLossTests
                 undelivered++;
             }
         }
-        output.WriteLine($"after killing {secondaryName}: {ok} results, {lost} worker lost, {undelivered} not delivered; ran on: " +
+        output.WriteLine($"after killing {secondaryName} ({secondary.SiloAddress}): {ok} results, {lost} worker lost, {undelivered} not delivered; ran on: " +
             string.Join(", ", executor.CallsBySilo.Select(kv => $"{kv.Key}={kv.Value}")));
         Assert.Equal(80, ok + lost + undelivered);
         Assert.True(ok > 0);
         // A call's task completes just before its slot is given back (on the executor's thread): wait for that.
         await Poll.Until(() => executor.InFlight == 0, "every slot to be given back");
 
-        // The survivor takes new calls.
+        // The survivor takes new calls, once the cluster has settled (see UntilSettled: until then a new grain may get no
+        // answer, and this call is not idempotent).
+        await fixture.UntilSettled();
         Assert.Equal(7, await executor.Submit(Jobs.Work, 7, 0, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
     }
 
@@ -105,6 +108,7 @@ public sealed class SiloLossTests
         {
             Jobs.HoldGate.Set();
             await fixture.EnsureTwoSilos();
+            output.WriteLine(fixture.LastSettle);
         }
     }
 
@@ -151,12 +155,13 @@ public sealed class SiloLossTests
                 undelivered++;
             }
         }
-        output.WriteLine($"after stopping {secondary.Name}: {ok} results, {lost} worker lost, {undelivered} not delivered; ran on: " +
+        output.WriteLine($"after stopping {secondary.Name} ({secondary.SiloAddress}): {ok} results, {lost} worker lost, {undelivered} not delivered; ran on: " +
             string.Join(", ", executor.CallsBySilo.Select(kv => $"{kv.Key}={kv.Value}")));
         Assert.Equal(16, ok + lost + undelivered);
         await Poll.Until(() => executor.InFlight == 0, "every slot to be given back");
 
         // The survivor takes new calls.
+        await fixture.UntilSettled();
         Assert.Equal(7, await executor.Submit(Jobs.Work, 7, 0, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)));
     }
 }
