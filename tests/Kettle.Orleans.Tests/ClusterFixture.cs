@@ -52,9 +52,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>
     /// Waits until a new executor's calls (new grains, placed over the silos) all answer within a few seconds and ran on
     /// every active silo. After a silo was killed, on a loaded machine, some new grains got no answer for up to about
-    /// 20 s, even on the surviving silo (until the cluster has declared the dead silo dead and taken over its part of
-    /// the grain directory); a fixed wait was not enough, and the next tests' calls timed out (10 s response timeout) or
-    /// did not start before their deadlines.
+    /// 26 s, even on the surviving silo (presumably until the cluster has declared the dead silo dead and recovered its
+    /// part of the grain directory); a fixed wait was not enough, and the next tests' calls timed out (10 s response
+    /// timeout) or did not start before their deadlines.
     /// </summary>
     public async Task UntilSettled()
     {
