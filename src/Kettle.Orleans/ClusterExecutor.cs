@@ -35,6 +35,9 @@ namespace Kettle.Orleans;
 [DebuggerDisplay("ClusterExecutor inFlight={inFlight} queued={queue.Count}")]
 public sealed class ClusterExecutor : Executor
 {
+    /// <summary>Where the calls run, for the error if something tries to run one here.</summary>
+    private const string RunsIn = "a silo";
+
     private readonly IGrainFactory grains;
     private readonly object gate = new();
     private readonly Queue<PendingCall> queue = new();
@@ -152,25 +155,18 @@ public sealed class ClusterExecutor : Executor
     /// </summary>
     /// <exception cref="ArgumentException">The call cannot be sent (the message says why).</exception>
     /// <exception cref="InvalidOperationException">The executor was shut down.</exception>
-    public Task<TResult> Submit<TResult>(Func<TResult> function) => SubmitTask<TResult>(function, []);
+    public Task<TResult> Submit<TResult>(Func<TResult> function) => SentTaskWork<TResult>.Submit(this, function, [], RunsIn);
 
     /// <summary>As <see cref="Submit{TResult}(Func{TResult})"/> with one argument (Python: <c>submit(fn, arg)</c>).</summary>
-    public Task<TResult> Submit<T1, TResult>(Func<T1, TResult> function, T1 arg1) => SubmitTask<TResult>(function, [arg1]);
+    public Task<TResult> Submit<T1, TResult>(Func<T1, TResult> function, T1 arg1) => SentTaskWork<TResult>.Submit(this, function, [arg1], RunsIn);
 
     /// <summary>As <see cref="Submit{TResult}(Func{TResult})"/> with two arguments.</summary>
-    public Task<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) => SubmitTask<TResult>(function, [arg1, arg2]);
+    public Task<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) =>
+        SentTaskWork<TResult>.Submit(this, function, [arg1, arg2], RunsIn);
 
     /// <summary>As <see cref="Submit{TResult}(Func{TResult})"/> with three arguments.</summary>
     public Task<TResult> Submit<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3) =>
-        SubmitTask<TResult>(function, [arg1, arg2, arg3]);
-
-    private Task<TResult> SubmitTask<TResult>(Delegate function, object?[] arguments)
-    {
-        ArgumentNullException.ThrowIfNull(function);
-        var work = new SentTaskWork<TResult>(function, arguments, "a silo");
-        Submit(work);
-        return work.Task;
-    }
+        SentTaskWork<TResult>.Submit(this, function, [arg1, arg2, arg3], RunsIn);
 
     internal override bool SendsArguments => true;
 
@@ -201,23 +197,16 @@ public sealed class ClusterExecutor : Executor
     /// <inheritdoc/>
     public override void Shutdown(bool wait = true, bool cancelPending = false)
     {
-        List<PendingCall>? cancelled = null;
+        List<ExecutorWork>? cancelled = null;
         lock (gate)
         {
             shutdown = true;
             if (cancelPending)
             {
-                cancelled = new List<PendingCall>(queue);
-                queue.Clear();
+                cancelled = QueuedCalls.TakeAll(queue, c => c.Work);
             }
         }
-        if (cancelled is not null)
-        {
-            foreach (var c in cancelled)
-            {
-                c.Work.TryCancelQueued();
-            }
-        }
+        QueuedCalls.CancelAll(cancelled);
         if (!wait)
         {
             return;

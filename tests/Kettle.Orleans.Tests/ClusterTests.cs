@@ -19,20 +19,6 @@ public sealed class ClusterTests
 
     private static RunOptions RealTime() => new() { HandleCtrlC = false };
 
-    /// <summary>Polls <paramref name="condition"/> until it holds (at most <see cref="Bound"/>).</summary>
-    private static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Bound)
-            {
-                throw new TimeoutException($"Still waiting after {Bound.TotalSeconds} s for: {what}");
-            }
-            await Task.Delay(20);
-        }
-    }
-
     [Fact]
     public void The_tutorials_sum_runs_through_run_in_executor()
     {
@@ -180,22 +166,28 @@ public sealed class ClusterTests
     [Fact]
     public async Task A_call_past_its_deadline_times_out_and_its_token_is_cancelled()
     {
-        using var executor = NewExecutor(new ClusterExecutorOptions { CallTimeout = TimeSpan.FromMilliseconds(500) });
+        // The method must have started before the deadline for its token to be cancelled while it runs (a call
+        // cancelled before it starts never runs): on a loaded 2-core machine, 0.5 s was not always enough for that.
+        using var executor = NewExecutor(new ClusterExecutorOptions { CallTimeout = TimeSpan.FromSeconds(3) });
         string tag = "deadline-" + Guid.NewGuid();
         var ex = await Assert.ThrowsAsync<TimeoutException>(() => executor.Submit(Jobs.UntilCancelled, tag, CancellationToken.None).WaitAsync(Bound));
         Assert.Contains("CallTimeout", ex.Message, StringComparison.Ordinal);
-        await WaitUntil(() => Jobs.Cancelled.ContainsKey(tag), "the method to see its token cancelled");
+        Assert.True(Jobs.Started.ContainsKey(tag), "the method did not start within the 3 s deadline");
+        await Poll.Until(() => Jobs.Cancelled.ContainsKey(tag), "the method to see its token cancelled");
     }
 
     [Fact]
     public async Task A_call_that_ignores_its_timeout_does_not_hold_up_the_next_call_in_its_slot()
     {
-        using var executor = NewExecutor(new ClusterExecutorOptions { MaxInFlight = 1, CallTimeout = TimeSpan.FromMilliseconds(500) });
+        // The deadline covers the next call too, which goes to a fresh grain: on a loaded 2-core machine its activation
+        // alone took longer than 0.5 s. 5 s still tells "ran at once" from "waited behind the stubborn call" (60 s).
+        using var executor = NewExecutor(new ClusterExecutorOptions { MaxInFlight = 1, CallTimeout = TimeSpan.FromSeconds(5) });
         Jobs.StubbornGate.Reset();
         try
         {
-            await Assert.ThrowsAsync<TimeoutException>(() => executor.Submit(Jobs.Stubborn, 1).WaitAsync(Bound));
-            Assert.True(Jobs.Started.ContainsKey("stubborn-1"));
+            string tag = "stubborn-" + Guid.NewGuid();
+            await Assert.ThrowsAsync<TimeoutException>(() => executor.Submit(Jobs.Stubborn, tag).WaitAsync(Bound));
+            Assert.True(Jobs.Started.ContainsKey(tag));
             // The stubborn call still runs on its grain; the slot's next call goes to a fresh grain and completes.
             Assert.Equal(9, await executor.Submit(Jobs.Square, 3L).WaitAsync(Bound));
             Assert.False(Jobs.StubbornGate.IsSet);

@@ -69,12 +69,37 @@ public static class Jobs
     /// <summary>Opened by the tests to let <see cref="Stubborn"/> calls end.</summary>
     public static ManualResetEventSlim StubbornGate { get; } = new();
 
-    /// <summary>Ignores cancellation: runs until <see cref="StubbornGate"/> opens (at most 60 s).</summary>
-    public static int Stubborn(int id)
+    /// <summary>Ignores cancellation: runs until <see cref="StubbornGate"/> opens (at most 60 s); returns the tag's length.</summary>
+    public static int Stubborn(string tag)
     {
-        Started["stubborn-" + id] = true;
+        Started[tag] = true;
         StubbornGate.Wait(TimeSpan.FromSeconds(60));
-        return id;
+        return tag.Length;
+    }
+
+    /// <summary>Opened by the tests to let <see cref="Hold"/> calls end.</summary>
+    public static ManualResetEventSlim HoldGate { get; } = new();
+
+    /// <summary>Tags of <see cref="Hold"/> calls running now.</summary>
+    public static ConcurrentDictionary<string, bool> Holding { get; } = new();
+
+    /// <summary>
+    /// Runs until <see cref="HoldGate"/> opens or its token is cancelled (at most 60 s), listed in <see cref="Holding"/>
+    /// meanwhile; returns its tag, or throws if cancelled.
+    /// </summary>
+    public static string Hold(string tag, CancellationToken cancellationToken)
+    {
+        Holding[tag] = true;
+        try
+        {
+            WaitHandle.WaitAny([HoldGate.WaitHandle, cancellationToken.WaitHandle], TimeSpan.FromSeconds(60));
+            cancellationToken.ThrowIfCancellationRequested();
+            return tag;
+        }
+        finally
+        {
+            Holding.TryRemove(tag, out _);
+        }
     }
 
     /// <summary>Works for <paramref name="milliseconds"/>, stopping early if cancelled; returns its input.</summary>

@@ -31,6 +31,9 @@ namespace Kettle;
 [DebuggerDisplay("ProcessPoolExecutor workers={live.Count} queued={queue.Count}")]
 public sealed class ProcessPoolExecutor : Executor
 {
+    /// <summary>Where the calls run, for the error if something tries to run one here.</summary>
+    private const string RunsIn = "a worker process";
+
     /// <summary>How long a worker whose output ended may take to exit with its own status before it is killed.</summary>
     private static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
 
@@ -135,25 +138,18 @@ public sealed class ProcessPoolExecutor : Executor
     /// </summary>
     /// <exception cref="ArgumentException">The call cannot be sent to a worker process (the message says why).</exception>
     /// <exception cref="InvalidOperationException">The pool was shut down, or is broken (its initializer failed).</exception>
-    public Task<TResult> Submit<TResult>(Func<TResult> function) => SubmitTask<TResult>(function, []);
+    public Task<TResult> Submit<TResult>(Func<TResult> function) => SentTaskWork<TResult>.Submit(this, function, [], RunsIn);
 
     /// <summary>As <see cref="Submit{TResult}(Func{TResult})"/> with one argument (Python: <c>submit(fn, arg)</c>).</summary>
-    public Task<TResult> Submit<T1, TResult>(Func<T1, TResult> function, T1 arg1) => SubmitTask<TResult>(function, [arg1]);
+    public Task<TResult> Submit<T1, TResult>(Func<T1, TResult> function, T1 arg1) => SentTaskWork<TResult>.Submit(this, function, [arg1], RunsIn);
 
     /// <summary>As <see cref="Submit{TResult}(Func{TResult})"/> with two arguments.</summary>
-    public Task<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) => SubmitTask<TResult>(function, [arg1, arg2]);
+    public Task<TResult> Submit<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) =>
+        SentTaskWork<TResult>.Submit(this, function, [arg1, arg2], RunsIn);
 
     /// <summary>As <see cref="Submit{TResult}(Func{TResult})"/> with three arguments.</summary>
     public Task<TResult> Submit<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3) =>
-        SubmitTask<TResult>(function, [arg1, arg2, arg3]);
-
-    private Task<TResult> SubmitTask<TResult>(Delegate function, object?[] arguments)
-    {
-        ArgumentNullException.ThrowIfNull(function);
-        var work = new SentTaskWork<TResult>(function, arguments, "a worker process");
-        Submit(work);
-        return work.Task;
-    }
+        SentTaskWork<TResult>.Submit(this, function, [arg1, arg2, arg3], RunsIn);
 
     internal override bool SendsArguments => true;
 
@@ -193,25 +189,18 @@ public sealed class ProcessPoolExecutor : Executor
     public override void Shutdown(bool wait = true, bool cancelPending = false)
     {
         Thread[] threads;
-        List<PendingCall>? cancelled = null;
+        List<ExecutorWork>? cancelled = null;
         lock (gate)
         {
             shutdown = true;
             if (cancelPending)
             {
-                cancelled = new List<PendingCall>(queue);
-                queue.Clear();
+                cancelled = QueuedCalls.TakeAll(queue, c => c.Work);
             }
             Monitor.PulseAll(gate);
             threads = slots.ToArray();
         }
-        if (cancelled is not null)
-        {
-            foreach (var c in cancelled)
-            {
-                c.Work.TryCancelQueued();
-            }
-        }
+        QueuedCalls.CancelAll(cancelled);
         if (!wait)
         {
             return;
@@ -502,17 +491,16 @@ public sealed class ProcessPoolExecutor : Executor
     /// <summary>Marks the pool broken (as Python's BrokenProcessPool) and fails everything queued.</summary>
     private void Break(WorkerProcessException reason)
     {
-        List<PendingCall> failed;
+        List<ExecutorWork> failed;
         lock (gate)
         {
             broken ??= reason;
-            failed = new List<PendingCall>(queue);
-            queue.Clear();
+            failed = QueuedCalls.TakeAll(queue, c => c.Work);
             Monitor.PulseAll(gate);
         }
-        foreach (var p in failed)
+        foreach (var w in failed)
         {
-            p.Work.Fail(CopyOfBroken());
+            w.Fail(CopyOfBroken());
         }
     }
 
