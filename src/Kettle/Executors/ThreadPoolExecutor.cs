@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace Kettle;
@@ -17,14 +18,24 @@ namespace Kettle;
 /// </list>
 /// <para>Threading: any thread.</para>
 /// </remarks>
-[DebuggerDisplay("ThreadPoolExecutor threads={threads} idle={idle} queued={queue.Count}")]
+[DebuggerDisplay("ThreadPoolExecutor threads={threads} searching={searching} sleeping={sleepers} queued={queue.Count}")]
 public sealed class ThreadPoolExecutor : Executor
 {
-    private readonly Queue<ExecutorWork> queue = new();
+    // Hand-off, built so that a busy pool costs no system call per call (see docs/performance.md, "to_thread"):
+    // the queue is lock-free; a worker that runs out of work first spins briefly ("searching") and only then sleeps
+    // on the gate; a submission wakes a sleeper (one lock and pulse) only when no worker is searching. The gate also
+    // guards the thread list, the sleeper count and shutdown, so no call can be queued after the last worker left.
+    private readonly ConcurrentQueue<IThreadWork> queue = new();
+    private readonly object gate = new();
     private readonly List<Thread> allThreads = new();
     private readonly string namePrefix;
     private int threads;
-    private int idle;
+    // Workers awake without a call: they will look at the queue again before sleeping. Changed with Interlocked.
+    private int searching;
+    // Under the gate: workers asleep, and wake-ups handed to them (a woken worker counts as searching at once, so
+    // the submissions that follow do not wake a second one for the same call).
+    private int sleepers;
+    private int wakeTickets;
     private bool shutdown;
 
     /// <summary>Creates a pool of at most <paramref name="maxWorkers"/> threads named "<paramref name="threadNamePrefix"/>_N".</summary>
@@ -46,7 +57,7 @@ public sealed class ThreadPoolExecutor : Executor
     {
         get
         {
-            lock (queue)
+            lock (gate)
             {
                 return shutdown;
             }
@@ -65,53 +76,112 @@ public sealed class ThreadPoolExecutor : Executor
         return work.Task;
     }
 
-    internal override void Submit(ExecutorWork work)
+    internal override void Submit(ExecutorWork work) => Submit((IThreadWork)work);
+
+    /// <summary>Queues a call; throws <see cref="InvalidOperationException"/> after shutdown.</summary>
+    internal void Submit(IThreadWork work)
     {
-        lock (queue)
+        lock (gate)
         {
             if (shutdown)
             {
                 throw new InvalidOperationException("Cannot schedule new work after the executor was shut down.");
             }
             queue.Enqueue(work);
-            if (idle > 0)
+            // Dekker with a worker that takes a call and then looks for more (Run): either it sees this one, or
+            // this sees that nobody is searching and brings a worker.
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref searching) == 0)
             {
-                Monitor.Pulse(queue);
-                return;
+                BringWorkerLocked();
             }
-            if (threads >= MaxWorkers)
-            {
-                return;
-            }
-            threads++;
-            var t = new Thread(WorkerLoop) { IsBackground = true, Name = $"{namePrefix}_{threads - 1}" };
-            allThreads.Add(t);
-            t.Start();
         }
     }
 
+    /// <summary>Under the gate: wakes a sleeping worker, else starts a thread if the bound allows.</summary>
+    private void BringWorkerLocked()
+    {
+        if (sleepers > 0)
+        {
+            sleepers--;
+            wakeTickets++;
+            Interlocked.Increment(ref searching);
+            Monitor.Pulse(gate);
+            return;
+        }
+        if (threads >= MaxWorkers || shutdown)
+        {
+            return;
+        }
+        threads++;
+        Interlocked.Increment(ref searching);
+        var t = new Thread(WorkerLoop) { IsBackground = true, Name = $"{namePrefix}_{threads - 1}" };
+        allThreads.Add(t);
+        t.Start();
+    }
+
+    // Tries before a worker without work goes to sleep: enough to bridge the gap between two calls of a burst
+    // (a wake-up costs a system call on each side), short enough not to hold a core when the pool is idle.
+    private const int SearchSpins = 20;
+
     private void WorkerLoop()
     {
+        // Started as searching (by BringWorkerLocked).
         while (true)
         {
-            ExecutorWork work;
-            lock (queue)
+            if (queue.TryDequeue(out var work))
             {
-                while (queue.Count == 0)
+                if (Interlocked.Decrement(ref searching) == 0 && !queue.IsEmpty)
                 {
-                    if (shutdown)
+                    // More is queued and this thread is about to be busy: bring another (up to MaxWorkers), so
+                    // that calls queued behind a long one do not wait for it.
+                    lock (gate)
                     {
-                        return;
+                        if (Volatile.Read(ref searching) == 0 && !queue.IsEmpty)
+                        {
+                            BringWorkerLocked();
+                        }
                     }
-                    idle++;
-                    Monitor.Wait(queue);
-                    idle--;
                 }
-                work = queue.Dequeue();
+                work.Execute();
+                Interlocked.Increment(ref searching);
+                continue;
             }
-            if (work.TryStart())
+            var spin = default(SpinWait);
+            for (int i = 0; i < SearchSpins && queue.IsEmpty; i++)
             {
-                work.RunHere();
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+            if (!queue.IsEmpty)
+            {
+                continue;
+            }
+            lock (gate)
+            {
+                if (!queue.IsEmpty)
+                {
+                    continue;
+                }
+                if (shutdown)
+                {
+                    Interlocked.Decrement(ref searching);
+                    return;
+                }
+                Interlocked.Decrement(ref searching);
+                sleepers++;
+                while (wakeTickets == 0 && !shutdown)
+                {
+                    Monitor.Wait(gate);
+                }
+                if (wakeTickets > 0)
+                {
+                    wakeTickets--; // the waker counted this thread as searching already
+                }
+                else
+                {
+                    sleepers--; // shutdown: drain what is queued, then leave
+                    Interlocked.Increment(ref searching);
+                }
             }
         }
     }
@@ -120,23 +190,26 @@ public sealed class ThreadPoolExecutor : Executor
     public override void Shutdown(bool wait = true, bool cancelPending = false)
     {
         Thread[] toJoin;
-        List<ExecutorWork>? cancelled = null;
-        lock (queue)
+        List<IThreadWork>? cancelled = null;
+        lock (gate)
         {
             shutdown = true;
             if (cancelPending)
             {
-                cancelled = new List<ExecutorWork>(queue);
-                queue.Clear();
+                cancelled = new List<IThreadWork>();
+                while (queue.TryDequeue(out var w))
+                {
+                    cancelled.Add(w);
+                }
             }
-            Monitor.PulseAll(queue);
+            Monitor.PulseAll(gate);
             toJoin = allThreads.ToArray();
         }
         if (cancelled is not null)
         {
             foreach (var w in cancelled)
             {
-                w.TryCancelQueued();
+                w.CancelQueued();
             }
         }
         if (wait)
