@@ -161,4 +161,6 @@ internal abstract class ExecutorWork : IThreadWork
     }
 
     void IThreadWork.CancelQueued() => TryCancelQueued();
+
+    IThreadWork? IThreadWork.NextQueued { get; set; }
 }

@@ -11,6 +11,9 @@ internal interface IThreadWork
 
     /// <summary>Cancels the call if it has not started (executor shutdown with cancelPending).</summary>
     void CancelQueued();
+
+    /// <summary>The next item in the executor's queue (the queue is a list through its items: no node, no array).</summary>
+    IThreadWork? NextQueued { get; set; }
 }
 
 /// <summary>
@@ -38,6 +41,9 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     private Exception? thrown;
     private TResult? value;
     private int state;
+
+    /// <inheritdoc/>
+    public IThreadWork? NextQueued { get; set; }
 
     private protected ThreadCall(EventLoop loop)
     {

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 
 namespace Kettle;
 
@@ -18,14 +18,21 @@ namespace Kettle;
 /// </list>
 /// <para>Threading: any thread.</para>
 /// </remarks>
-[DebuggerDisplay("ThreadPoolExecutor threads={threads} searching={searching} sleeping={sleepers} queued={queue.Count}")]
+[DebuggerDisplay("ThreadPoolExecutor threads={threads} searching={searching} sleeping={sleepers} queued={queued}")]
 public sealed class ThreadPoolExecutor : Executor
 {
     // Hand-off, built so that a busy pool costs no system call per call (see docs/performance.md, "to_thread"):
-    // the queue is lock-free; a worker that runs out of work first spins briefly ("searching") and only then sleeps
-    // on the gate; a submission wakes a sleeper (one lock and pulse) only when no worker is searching. The gate also
-    // guards the thread list, the sleeper count and shutdown, so no call can be queued after the last worker left.
-    private readonly ConcurrentQueue<IThreadWork> queue = new();
+    // a worker that runs out of work first spins briefly ("searching") and only then sleeps on the gate; a
+    // submission wakes a sleeper (one lock and pulse) only when no worker is searching.
+    // The queue is a FIFO list through the items themselves (no node or array per call), under its own short lock;
+    // its length is readable without the lock. Shutdown is set under that lock too, so once a worker sees it set,
+    // nothing more can be queued. The gate guards the thread list, the sleepers and their wake-ups.
+    private readonly object queueLock = new();
+    private IThreadWork? head;
+    private IThreadWork? tail;
+    private int queued;
+    private volatile bool shutdown;
+
     private readonly object gate = new();
     private readonly List<Thread> allThreads = new();
     private readonly string namePrefix;
@@ -36,7 +43,6 @@ public sealed class ThreadPoolExecutor : Executor
     // the submissions that follow do not wake a second one for the same call).
     private int sleepers;
     private int wakeTickets;
-    private bool shutdown;
 
     /// <summary>Creates a pool of at most <paramref name="maxWorkers"/> threads named "<paramref name="threadNamePrefix"/>_N".</summary>
     public ThreadPoolExecutor(int? maxWorkers = null, string threadNamePrefix = "kettle-worker")
@@ -53,16 +59,7 @@ public sealed class ThreadPoolExecutor : Executor
     public int MaxWorkers { get; }
 
     /// <inheritdoc/>
-    public override bool IsShutdown
-    {
-        get
-        {
-            lock (gate)
-            {
-                return shutdown;
-            }
-        }
-    }
+    public override bool IsShutdown => shutdown;
 
     /// <summary>
     /// Runs <paramref name="function"/> on a pool thread and returns a .NET task for its result, for use outside
@@ -81,20 +78,63 @@ public sealed class ThreadPoolExecutor : Executor
     /// <summary>Queues a call; throws <see cref="InvalidOperationException"/> after shutdown.</summary>
     internal void Submit(IThreadWork work)
     {
-        lock (gate)
+        lock (queueLock)
         {
             if (shutdown)
             {
                 throw new InvalidOperationException("Cannot schedule new work after the executor was shut down.");
             }
-            queue.Enqueue(work);
-            // Dekker with a worker that takes a call and then looks for more (Run): either it sees this one, or
-            // this sees that nobody is searching and brings a worker.
-            Interlocked.MemoryBarrier();
-            if (Volatile.Read(ref searching) == 0)
+            work.NextQueued = null;
+            if (tail is null)
             {
-                BringWorkerLocked();
+                head = work;
             }
+            else
+            {
+                tail.NextQueued = work;
+            }
+            tail = work;
+            Volatile.Write(ref queued, queued + 1);
+        }
+        // Dekker with a worker that takes a call and then looks for more (WorkerLoop): either it sees this one, or
+        // this sees that nobody is searching and brings a worker.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref searching) == 0)
+        {
+            lock (gate)
+            {
+                if (Volatile.Read(ref searching) == 0)
+                {
+                    BringWorkerLocked();
+                }
+            }
+        }
+    }
+
+    private bool QueueIsEmpty => Volatile.Read(ref queued) == 0;
+
+    private bool TryDequeue([NotNullWhen(true)] out IThreadWork? work)
+    {
+        if (QueueIsEmpty)
+        {
+            work = null;
+            return false;
+        }
+        lock (queueLock)
+        {
+            work = head;
+            if (work is null)
+            {
+                return false;
+            }
+            head = work.NextQueued;
+            if (head is null)
+            {
+                tail = null;
+            }
+            work.NextQueued = null;
+            Volatile.Write(ref queued, queued - 1);
+            return true;
         }
     }
 
@@ -129,15 +169,15 @@ public sealed class ThreadPoolExecutor : Executor
         // Started as searching (by BringWorkerLocked).
         while (true)
         {
-            if (queue.TryDequeue(out var work))
+            if (TryDequeue(out var work))
             {
-                if (Interlocked.Decrement(ref searching) == 0 && !queue.IsEmpty)
+                if (Interlocked.Decrement(ref searching) == 0 && !QueueIsEmpty)
                 {
                     // More is queued and this thread is about to be busy: bring another (up to MaxWorkers), so
                     // that calls queued behind a long one do not wait for it.
                     lock (gate)
                     {
-                        if (Volatile.Read(ref searching) == 0 && !queue.IsEmpty)
+                        if (Volatile.Read(ref searching) == 0 && !QueueIsEmpty)
                         {
                             BringWorkerLocked();
                         }
@@ -148,26 +188,28 @@ public sealed class ThreadPoolExecutor : Executor
                 continue;
             }
             var spin = default(SpinWait);
-            for (int i = 0; i < SearchSpins && queue.IsEmpty; i++)
+            for (int i = 0; i < SearchSpins && QueueIsEmpty; i++)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
             }
-            if (!queue.IsEmpty)
+            if (!QueueIsEmpty)
             {
                 continue;
             }
             lock (gate)
             {
-                if (!queue.IsEmpty)
+                // No longer searching, then a last look (Dekker with Submit: it queues, then reads searching).
+                Interlocked.Decrement(ref searching);
+                // Shutdown first: once it is seen set, nothing more can be queued, so an empty queue stays empty.
+                if (shutdown && QueueIsEmpty)
                 {
-                    continue;
-                }
-                if (shutdown)
-                {
-                    Interlocked.Decrement(ref searching);
                     return;
                 }
-                Interlocked.Decrement(ref searching);
+                if (!QueueIsEmpty)
+                {
+                    Interlocked.Increment(ref searching);
+                    continue;
+                }
                 sleepers++;
                 while (wakeTickets == 0 && !shutdown)
                 {
@@ -191,17 +233,22 @@ public sealed class ThreadPoolExecutor : Executor
     {
         Thread[] toJoin;
         List<IThreadWork>? cancelled = null;
-        lock (gate)
+        lock (queueLock)
         {
             shutdown = true;
             if (cancelPending)
             {
-                cancelled = new List<IThreadWork>();
-                while (queue.TryDequeue(out var w))
+                cancelled = new List<IThreadWork>(queued);
+                for (var w = head; w is not null; w = w.NextQueued)
                 {
                     cancelled.Add(w);
                 }
+                head = tail = null;
+                Volatile.Write(ref queued, 0);
             }
+        }
+        lock (gate)
+        {
             Monitor.PulseAll(gate);
             toJoin = allThreads.ToArray();
         }
