@@ -37,9 +37,11 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     private const int CancelledByFuture = 3;
     private const int CancelledByExecutor = 4;
 
-    private readonly ExecutionContext? callerContext;
+    // The caller's ExecutionContext is kept in the task's own context field, and the result in its result field: a
+    // future never resumes as a frame (context) and its result is read only once it succeeded (the thread writes it
+    // before it posts the call back, and a call cancelled while it ran never reads it). The exception has a field of
+    // its own: the loop writes the task's error when it cancels the future while the thread may still be running.
     private Exception? thrown;
-    private TResult? value;
     private int state;
 
     /// <inheritdoc/>
@@ -52,7 +54,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
         status = StatusPending;
         flags = FlagStarted;
         // to_thread copies the caller's context: the thread sees its AsyncLocal values; its changes stay there.
-        callerContext = ExecutionContext.Capture();
+        context = ExecutionContext.Capture();
         loop.executorPending++;
     }
 
@@ -81,7 +83,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
         {
             return; // cancelled while queued: it never runs
         }
-        var ctx = callerContext;
+        var ctx = context;
         if (ctx is null || ReferenceEquals(ctx, ExecutionContext.Capture()))
         {
             // The common case: the caller had no AsyncLocal values and neither has this thread; nothing to switch.
@@ -104,7 +106,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     {
         try
         {
-            value = Call();
+            result = Call();
         }
         catch (Exception ex)
         {
@@ -152,7 +154,6 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
         }
         else
         {
-            result = value;
             FinishTask(StatusSucceeded, null);
         }
     }

@@ -39,8 +39,8 @@ public sealed class ThreadPoolExecutor : Executor
     private int threads;
     // Workers awake without a call: they will look at the queue again before sleeping. Changed with Interlocked.
     private int searching;
-    // Under the gate: workers asleep, and wake-ups handed to them (a woken worker counts as searching at once, so
-    // the submissions that follow do not wake a second one for the same call).
+    // Changed under the gate (sleepers also read without it): workers asleep, and wake-ups handed to them (a woken
+    // worker counts as searching at once, so the submissions that follow do not wake a second one for the same call).
     private int sleepers;
     private int wakeTickets;
 
@@ -99,7 +99,9 @@ public sealed class ThreadPoolExecutor : Executor
         // Dekker with a worker that takes a call and then looks for more (WorkerLoop): either it sees this one, or
         // this sees that nobody is searching and brings a worker.
         Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref searching) == 0)
+        // Nobody searching: wake a sleeper or start a thread. Both counts are read without the gate; sleepers is
+        // Dekker-safe as well (a worker counts itself asleep, then looks at the queue one last time).
+        if (Volatile.Read(ref searching) == 0 && (Volatile.Read(ref sleepers) > 0 || Volatile.Read(ref threads) < MaxWorkers))
         {
             lock (gate)
             {
@@ -143,7 +145,7 @@ public sealed class ThreadPoolExecutor : Executor
     {
         if (sleepers > 0)
         {
-            sleepers--;
+            Interlocked.Decrement(ref sleepers);
             wakeTickets++;
             Interlocked.Increment(ref searching);
             Monitor.Pulse(gate);
@@ -153,7 +155,7 @@ public sealed class ThreadPoolExecutor : Executor
         {
             return;
         }
-        threads++;
+        Volatile.Write(ref threads, threads + 1);
         Interlocked.Increment(ref searching);
         var t = new Thread(WorkerLoop) { IsBackground = true, Name = $"{namePrefix}_{threads - 1}" };
         allThreads.Add(t);
@@ -187,8 +189,10 @@ public sealed class ThreadPoolExecutor : Executor
                 Interlocked.Increment(ref searching);
                 continue;
             }
+            // One searcher spins; the others sleep at once: on a machine with few cores, spinning workers would take
+            // the core the loop needs to submit the next calls.
             var spin = default(SpinWait);
-            for (int i = 0; i < SearchSpins && QueueIsEmpty; i++)
+            for (int i = 0; i < SearchSpins && QueueIsEmpty && Volatile.Read(ref searching) == 1; i++)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
             }
@@ -198,19 +202,21 @@ public sealed class ThreadPoolExecutor : Executor
             }
             lock (gate)
             {
-                // No longer searching, then a last look (Dekker with Submit: it queues, then reads searching).
+                // No longer searching and asleep, then a last look (Dekker with Submit: it queues, then reads both).
                 Interlocked.Decrement(ref searching);
+                Interlocked.Increment(ref sleepers);
                 // Shutdown first: once it is seen set, nothing more can be queued, so an empty queue stays empty.
                 if (shutdown && QueueIsEmpty)
                 {
+                    Interlocked.Decrement(ref sleepers);
                     return;
                 }
                 if (!QueueIsEmpty)
                 {
+                    Interlocked.Decrement(ref sleepers);
                     Interlocked.Increment(ref searching);
                     continue;
                 }
-                sleepers++;
                 while (wakeTickets == 0 && !shutdown)
                 {
                     Monitor.Wait(gate);
@@ -221,7 +227,7 @@ public sealed class ThreadPoolExecutor : Executor
                 }
                 else
                 {
-                    sleepers--; // shutdown: drain what is queued, then leave
+                    Interlocked.Decrement(ref sleepers); // shutdown: drain what is queued, then leave
                     Interlocked.Increment(ref searching);
                 }
             }
