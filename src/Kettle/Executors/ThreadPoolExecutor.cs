@@ -162,6 +162,26 @@ public sealed class ThreadPoolExecutor : Executor
         t.Start();
     }
 
+    /// <summary>
+    /// A worker is about to run a call: if more are queued and nobody is searching, bring another worker (up to
+    /// MaxWorkers), so that calls queued behind a long one do not wait for it. Dekker with Submit: the worker
+    /// stopped searching (an interlocked step) before it reads the queue; Submit queued before it reads searching.
+    /// </summary>
+    private void BringHelperIfNeeded()
+    {
+        if (!QueueIsEmpty && Volatile.Read(ref searching) == 0
+            && (Volatile.Read(ref sleepers) > 0 || Volatile.Read(ref threads) < MaxWorkers))
+        {
+            lock (gate)
+            {
+                if (Volatile.Read(ref searching) == 0 && !QueueIsEmpty)
+                {
+                    BringWorkerLocked();
+                }
+            }
+        }
+    }
+
     // Tries before a worker without work goes to sleep: enough to bridge the gap between two calls of a burst
     // (a wake-up costs a system call on each side), short enough not to hold a core when the pool is idle.
     private const int SearchSpins = 20;
@@ -173,19 +193,14 @@ public sealed class ThreadPoolExecutor : Executor
         {
             if (TryDequeue(out var work))
             {
-                if (Interlocked.Decrement(ref searching) == 0 && !QueueIsEmpty)
+                // Busy from here, and across the calls it finds queued after this one: no counter traffic per call.
+                Interlocked.Decrement(ref searching);
+                do
                 {
-                    // More is queued and this thread is about to be busy: bring another (up to MaxWorkers), so
-                    // that calls queued behind a long one do not wait for it.
-                    lock (gate)
-                    {
-                        if (Volatile.Read(ref searching) == 0 && !QueueIsEmpty)
-                        {
-                            BringWorkerLocked();
-                        }
-                    }
+                    BringHelperIfNeeded();
+                    work.Execute();
                 }
-                work.Execute();
+                while (TryDequeue(out work));
                 Interlocked.Increment(ref searching);
                 continue;
             }
