@@ -304,8 +304,10 @@ static class Workloads
         {
             tasks[i] = Aio.ToThread(Trivial, i);
         }
+        var submitted = sw.Elapsed;
         int[] res = await Aio.Gather(tasks);
         sw.Stop();
+        Report.Phase($"to_thread: submitting {submitted.TotalSeconds:0.000} s, then waiting for the results {(sw.Elapsed - submitted).TotalSeconds:0.000} s");
         if (res[n - 1] != n)
         {
             throw new InvalidOperationException("bad result");
@@ -389,6 +391,15 @@ static class Report
             }
         }
         return 0;
+    }
+
+    /// <summary>With KETTLE_BENCH_GC set, a line on stderr saying where a workload's time went.</summary>
+    public static void Phase(string line)
+    {
+        if (Environment.GetEnvironmentVariable("KETTLE_BENCH_GC") is { Length: > 0 })
+        {
+            Console.Error.WriteLine(line);
+        }
     }
 
     public static string F(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);

@@ -237,4 +237,95 @@ public class ThreadExecutorTests
         Virtual.Run(Main());
         Assert.Equal(["thread at 0", "sleeper"], order);
     }
+    [Fact]
+    public void ToThread_ManyCallsAtOnce_EachResultComesBackInItsPlaceAndNoneIsLeftPending()
+    {
+        static int Twice(int i) => 2 * i;
+        async Coroutine<(int[] Results, int Pending)> Main()
+        {
+            var calls = new AioTask<int>[5000];
+            for (int i = 0; i < calls.Length; i++)
+            {
+                calls[i] = Aio.ToThread(Twice, i);
+            }
+            int[] results = await Aio.Gather(calls);
+            return (results, Aio.GetRunningLoop().executorPending);
+        }
+
+        var r = Virtual.Run(Main());
+        Assert.Equal(Enumerable.Range(0, 5000).Select(i => 2 * i), r.Results);
+        Assert.Equal(0, r.Pending);
+    }
+
+    [Fact]
+    public void RunInExecutor_PoolShutDownCancellingPending_QueuedCallEndsCancelledAndRunningOneCompletes()
+    {
+        var pool = new ThreadPoolExecutor(maxWorkers: 1);
+        using var release = new ManualResetEventSlim();
+        using var started = new ManualResetEventSlim();
+        int queuedRan = 0;
+        async Coroutine<(int First, bool SecondCancelled, int Pending)> Main()
+        {
+            var first = Aio.RunInExecutor(pool, () =>
+            {
+                started.Set();
+                release.Wait();
+                return 1;
+            });
+            var second = Aio.RunInExecutor(pool, () => Interlocked.Exchange(ref queuedRan, 1));
+            while (!started.IsSet)
+            {
+                await Aio.Yield(); // the first call runs; the second is queued behind it (one worker)
+            }
+            pool.Shutdown(wait: false, cancelPending: true);
+            release.Set();
+            int firstResult = await first;
+            var ex = await Record.ExceptionAsync(async () => await second);
+            return (firstResult, ex is CancelledException && second.IsCancelled, Aio.GetRunningLoop().executorPending);
+        }
+
+        var r = Virtual.Run(Main());
+        pool.Shutdown(wait: true);
+        Assert.Equal(1, r.First);
+        Assert.True(r.SecondCancelled);
+        Assert.Equal(0, r.Pending);
+        Assert.Equal(0, queuedRan);
+    }
+
+    [Fact]
+    public void RunInExecutor_QueuedCallCancelled_NoLongerCountsAsPending()
+    {
+        using var pool = new ThreadPoolExecutor(maxWorkers: 1);
+        using var release = new ManualResetEventSlim();
+        async Coroutine<(int Before, int After)> Main()
+        {
+            var first = Aio.RunInExecutor(pool, () => release.Wait());
+            var second = Aio.RunInExecutor(pool, () => 2);
+            int before = Aio.GetRunningLoop().executorPending;
+            second.Cancel();
+            int after = Aio.GetRunningLoop().executorPending;
+            release.Set();
+            await first;
+            return (before, after);
+        }
+
+        var r = Virtual.Run(Main());
+        Assert.Equal(2, r.Before);
+        Assert.Equal(1, r.After);
+    }
+
+    [Fact]
+    public void ToThread_Function_IsNamedInTheFuturesDescription()
+    {
+        static int Compute() => 42;
+        async Coroutine<string> Main()
+        {
+            var call = Aio.ToThread(Compute);
+            string name = call.CoroutineName;
+            await call;
+            return name;
+        }
+
+        Assert.Contains("Compute", Virtual.Run(Main()), StringComparison.Ordinal);
+    }
 }

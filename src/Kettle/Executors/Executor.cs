@@ -47,7 +47,7 @@ public abstract class Executor : IDisposable
 /// cancelled before it starts never runs, and running work is never reported as cancelled.
 /// </summary>
 /// <remarks>Threading: any thread; <see cref="Complete"/> hands the outcome over exactly once.</remarks>
-internal abstract class ExecutorWork
+internal abstract class ExecutorWork : IThreadWork
 {
     private const int Queued = 0;
     private const int Running = 1;
@@ -151,4 +151,16 @@ internal abstract class ExecutorWork
     protected abstract void OnCompleted(object? result, Exception? exception);
 
     protected abstract void OnCancelled();
+
+    void IThreadWork.Execute()
+    {
+        if (TryStart())
+        {
+            RunHere();
+        }
+    }
+
+    void IThreadWork.CancelQueued() => TryCancelQueued();
+
+    IThreadWork? IThreadWork.NextQueued { get; set; }
 }

@@ -28,64 +28,102 @@ public static partial class Aio
     public static AioTask<TResult> RunInExecutor<TResult>(Executor? executor, Func<TResult> function)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, [], function);
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        return ex is ThreadPoolExecutor pool
+            ? Submit(pool, new ThreadCall0<TResult>(loop, function))
+            : Submit<TResult>(loop, ex, function, [], function);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with one argument (asyncio: <c>run_in_executor(executor, func, arg)</c>).</summary>
     public static AioTask<TResult> RunInExecutor<T1, TResult>(Executor? executor, Func<T1, TResult> function, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, ForProcesses(executor) ? [arg1] : [], () => function(arg1));
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        return ex is ThreadPoolExecutor pool
+            ? Submit(pool, new ThreadCall1<T1, TResult>(loop, function, arg1))
+            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1] : [], () => function(arg1));
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
     public static AioTask<TResult> RunInExecutor<T1, T2, TResult>(Executor? executor, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, ForProcesses(executor) ? [arg1, arg2] : [], () => function(arg1, arg2));
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        return ex is ThreadPoolExecutor pool
+            ? Submit(pool, new ThreadCall2<T1, T2, TResult>(loop, function, arg1, arg2))
+            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2] : [], () => function(arg1, arg2));
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
     public static AioTask<TResult> RunInExecutor<T1, T2, T3, TResult>(Executor? executor, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
     {
         ArgumentNullException.ThrowIfNull(function);
-        return Submit<TResult>(executor, function, ForProcesses(executor) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        return ex is ThreadPoolExecutor pool
+            ? Submit(pool, new ThreadCall3<T1, T2, T3, TResult>(loop, function, arg1, arg2, arg3))
+            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
     public static AioTask RunInExecutor(Executor? executor, Action action)
     {
         ArgumentNullException.ThrowIfNull(action);
-        return Submit<VoidResult>(executor, action, [], () =>
-        {
-            action();
-            return default;
-        });
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        return ex is ThreadPoolExecutor pool
+            ? Submit(pool, new ThreadActionCall0(loop, action))
+            : Submit<VoidResult>(loop, ex, action, [], () =>
+            {
+                action();
+                return default;
+            });
     }
 
     /// <summary>As <see cref="RunInExecutor(Executor?, Action)"/> with one argument.</summary>
     public static AioTask RunInExecutor<T1>(Executor? executor, Action<T1> action, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(action);
-        return Submit<VoidResult>(executor, action, ForProcesses(executor) ? [arg1] : [], () =>
-        {
-            action(arg1);
-            return default;
-        });
+        var loop = GetRunningLoop();
+        var ex = executor ?? loop.DefaultExecutor;
+        return ex is ThreadPoolExecutor pool
+            ? Submit(pool, new ThreadActionCall1<T1>(loop, action, arg1))
+            : Submit<VoidResult>(loop, ex, action, ForProcesses(ex) ? [arg1] : [], () =>
+            {
+                action(arg1);
+                return default;
+            });
     }
 
     // Only an executor that sends the arguments elsewhere (process pool, cluster) reads the argument array; threads call
     // the closure, so for them the array and the boxed arguments are not made.
-    private static bool ForProcesses(Executor? executor) => executor?.SendsArguments == true;
+    private static bool ForProcesses(Executor executor) => executor.SendsArguments;
 
-    private static Future<TResult> Submit<TResult>(Executor? executor, Delegate function, object?[] arguments, Func<TResult> invoker)
+    // Thread pools: the call object is the queue item and the future (one allocation, no closure).
+    private static ThreadCall<TResult> Submit<TResult>(ThreadPoolExecutor pool, ThreadCall<TResult> call)
     {
-        var loop = GetRunningLoop();
-        var ex = executor ?? loop.DefaultExecutor;
+        try
+        {
+            pool.Submit(call);
+        }
+        catch
+        {
+            call.Abandon();
+            throw;
+        }
+        return call;
+    }
+
+    // Other executors (processes, a cluster): the work describes the call; its outcome completes a loop future.
+    private static Future<TResult> Submit<TResult>(EventLoop loop, Executor executor, Delegate function, object?[] arguments, Func<TResult> invoker)
+    {
         var work = new LoopWork<TResult>(loop, function, arguments, invoker);
         try
         {
-            ex.Submit(work);
+            executor.Submit(work);
         }
         catch
         {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
@@ -29,13 +30,16 @@ public sealed partial class EventLoop : IDisposable
     internal readonly ReadyQueue Ready = new();
     internal readonly TimerQueue Timers = new();
 
+    // The thread-safe inbox: other threads add without a lock; the loop moves what is there into the ready queue
+    // at the start of each iteration. The gate is taken only to sleep and to wake the loop.
     private readonly object gate = new();
-    private List<IReadyItem> inbox = new();
-    private List<IReadyItem> inboxSpare = new();
-    // Set under the gate with every add, read without it: the loop skips the lock on iterations with nothing
-    // posted. A post missed by that read is seen under the gate before the loop sleeps (WaitForInbox).
-    private volatile bool inboxPosted;
-    private bool sleeping;
+    private readonly ConcurrentQueue<IReadyItem> inbox = new();
+    private const int Awake = 0;
+    private const int Sleeping = 1;
+    private const int Woken = 2;
+    // Awake → Sleeping (the loop, under the gate, before it waits) → Woken (the first poster that sees it asleep;
+    // only that one takes the gate to pulse) → Awake (the loop, once it runs again). See WaitForInbox.
+    private int sleepState;
 
     private readonly TimeProvider clock;
     private readonly VirtualClock? virtualClock;
@@ -276,19 +280,26 @@ public sealed partial class EventLoop : IDisposable
         return h;
     }
 
-    /// <summary>Queues an item from any thread; false once the loop is closed.</summary>
+    /// <summary>Queues an item from any thread; false once the loop is closed. Lock-free: the loop is woken (one
+    /// lock and pulse) only when it sleeps, and only by the first poster that finds it asleep.</summary>
     internal bool TryEnqueueThreadsafe(IReadyItem item)
     {
-        lock (gate)
+        if (closed)
         {
-            if (closed)
+            // A post racing with Close may still go in (and be dropped with the other pending items), as a post made
+            // just before it would.
+            return false;
+        }
+        inbox.Enqueue(item);
+        // Dekker with WaitForInbox: the add must be visible before sleepState is read (the loop sets the state and
+        // then looks at the inbox), or both could miss each other and the loop would sleep with an item posted.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref sleepState) == Sleeping && Interlocked.CompareExchange(ref sleepState, Woken, Sleeping) == Sleeping)
+        {
+            lock (gate)
             {
-                return false;
-            }
-            inbox.Add(item);
-            inboxPosted = true;
-            if (sleeping)
-            {
+                // The loop holds the gate until Monitor.Wait releases it, so this pulse cannot come too early; if the
+                // loop already left on its timeout, it drains the inbox anyway.
                 Monitor.Pulse(gate);
             }
         }
@@ -518,17 +529,33 @@ public sealed partial class EventLoop : IDisposable
         }
     }
 
+    // Looks at the inbox before sleeping while executor calls are out: a call's result usually comes back within a
+    // few microseconds, and sleeping costs a wake-up (a system call on each side, a context switch) per result.
+    private const int InboxSpins = 30;
+
     private void WaitForInbox(long ticks)
     {
+        if (executorPending > 0)
+        {
+            var spin = default(SpinWait);
+            for (int i = 0; i < InboxSpins; i++)
+            {
+                if (!inbox.IsEmpty)
+                {
+                    return;
+                }
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
         lock (gate)
         {
-            if (inbox.Count > 0)
-            {
-                return;
-            }
-            sleeping = true;
+            Interlocked.Exchange(ref sleepState, Sleeping);
             try
             {
+                if (!inbox.IsEmpty)
+                {
+                    return;
+                }
                 if (ticks < 0)
                 {
                     Monitor.Wait(gate);
@@ -542,35 +569,27 @@ public sealed partial class EventLoop : IDisposable
             }
             finally
             {
-                sleeping = false;
+                Volatile.Write(ref sleepState, Awake);
             }
         }
     }
 
+    // At most this many posted items move to the ready queue per iteration; the rest wait for the next one (the loop
+    // does not sleep while the inbox holds any), so threads posting without end cannot keep the loop in here.
+    private const int MaxDrain = 1 << 16;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainInbox()
     {
-        if (!inboxPosted)
+        var q = inbox;
+        if (q.IsEmpty)
         {
             return;
         }
-        List<IReadyItem> batch;
-        lock (gate)
-        {
-            inboxPosted = false;
-            if (inbox.Count == 0)
-            {
-                return;
-            }
-            batch = inbox;
-            inbox = inboxSpare;
-            inboxSpare = batch;
-        }
-        foreach (var item in batch)
+        for (int i = 0; i < MaxDrain && q.TryDequeue(out var item); i++)
         {
             Ready.Enqueue(item);
         }
-        batch.Clear();
     }
 
     // ---------------------------------------------------------------- errors
