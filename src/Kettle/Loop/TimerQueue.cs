@@ -14,8 +14,10 @@ internal interface ITimerTarget
 }
 
 /// <summary>
-/// A binary min-heap of timer entries ordered by (due, sequence), so timers due at the same time
-/// fire in the order they were scheduled. Entries are structs: a task's sleep adds no object.
+/// A 4-ary min-heap of timer entries ordered by (due, sequence), so timers due at the same time
+/// fire in the order they were scheduled. Entries are structs: a task's sleep adds no object. Four children per
+/// node rather than two halve the heap's depth: a million sleepers' heap is 10 levels, not 20, and a node's
+/// children sit next to each other in memory (one or two cache lines), so a pop misses the cache half as often.
 /// Cancelled entries stay until they surface or until they are more than half of the heap,
 /// when the heap is rebuilt without them (asyncio does the same).
 /// </summary>
@@ -55,7 +57,7 @@ internal sealed class TimerQueue
         int i = count++;
         while (i > 0)
         {
-            int parent = (i - 1) >> 1;
+            int parent = (i - 1) >> 2;
             if (!Less(ref e, ref heap[parent]))
             {
                 break;
@@ -132,25 +134,32 @@ internal sealed class TimerQueue
     private void SiftDown(int i, Entry e)
     {
         int n = count;
+        var h = heap;
         while (true)
         {
-            int child = (i << 1) + 1;
-            if (child >= n)
+            int first = (i << 2) + 1;
+            if (first >= n)
             {
                 break;
             }
-            if (child + 1 < n && Less(ref heap[child + 1], ref heap[child]))
+            // The least of up to four children.
+            int child = first;
+            int end = Math.Min(first + 4, n);
+            for (int c = first + 1; c < end; c++)
             {
-                child++;
+                if (Less(ref h[c], ref h[child]))
+                {
+                    child = c;
+                }
             }
-            if (!Less(ref heap[child], ref e))
+            if (!Less(ref h[child], ref e))
             {
                 break;
             }
-            heap[i] = heap[child];
+            h[i] = h[child];
             i = child;
         }
-        heap[i] = e;
+        h[i] = e;
     }
 
     private void Compact()
@@ -166,7 +175,7 @@ internal sealed class TimerQueue
         Array.Clear(heap, w, count - w);
         count = w;
         cancelled = 0;
-        for (int i = (count >> 1) - 1; i >= 0; i--)
+        for (int i = (count - 2) >> 2; i >= 0; i--)
         {
             SiftDown(i, heap[i]);
         }
