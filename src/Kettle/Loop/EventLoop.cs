@@ -37,6 +37,9 @@ public sealed partial class EventLoop : IDisposable
     private volatile bool inboxPosted;
     private bool sleeping;
 
+    /// <summary>How the loop sleeps and is woken; on Linux also its epoll selector for sockets (see LoopSelector).</summary>
+    internal readonly LoopSelector Selector;
+
     private readonly TimeProvider clock;
     private readonly VirtualClock? virtualClock;
     private readonly long origin;
@@ -100,6 +103,7 @@ public sealed partial class EventLoop : IDisposable
         virtualClock = clock as VirtualClock;
         origin = clock.GetTimestamp();
         syncContext = new LoopSynchronizationContext(this);
+        Selector = new LoopSelector(gate, options);
         var factory = options.LoggerFactory ?? Aio.DefaultLoggerFactory;
         logger = factory?.CreateLogger("Kettle") ?? StderrLogger.Instance;
         Debug = options.Debug ?? DebugFromEnvironment();
@@ -288,7 +292,7 @@ public sealed partial class EventLoop : IDisposable
             inboxPosted = true;
             if (sleeping)
             {
-                Monitor.Pulse(gate);
+                Selector.WakeLocked();
             }
         }
         return true;
@@ -407,7 +411,12 @@ public sealed partial class EventLoop : IDisposable
                 }
                 else
                 {
-                    virtualClock.JumpTo(due);
+                    // Time jumps only when no descriptor is ready either.
+                    Selector.Poll();
+                    if (Ready.Count == 0)
+                    {
+                        virtualClock.JumpTo(due);
+                    }
                 }
             }
             else
@@ -419,6 +428,11 @@ public sealed partial class EventLoop : IDisposable
                     DrainInbox();
                 }
             }
+        }
+        else
+        {
+            // Work is queued: look at the sockets without sleeping, so that a busy loop does not starve them.
+            Selector.Poll();
         }
 
         if (Timers.Count > 0)
@@ -528,16 +542,7 @@ public sealed partial class EventLoop : IDisposable
             sleeping = true;
             try
             {
-                if (ticks < 0)
-                {
-                    Monitor.Wait(gate);
-                }
-                else
-                {
-                    // Round up so a timer is never checked before it is due and then spun on.
-                    long ms = (ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
-                    Monitor.Wait(gate, (int)Math.Min(ms, int.MaxValue));
-                }
+                Selector.Sleep(ticks);
             }
             finally
             {
@@ -627,6 +632,7 @@ public sealed partial class EventLoop : IDisposable
         {
             closed = true;
         }
+        Selector.Dispose();
     }
 
     /// <summary>Same as <see cref="Close"/>.</summary>
