@@ -327,6 +327,12 @@ public sealed class AioServer
                 // Reset before it could be set up (the selector refused it): drop it, go on.
                 socket.Dispose();
             }
+            catch (Exception ex)
+            {
+                // This runs from the selector, where an exception would stop the loop: report it instead.
+                socket.Dispose();
+                loop.CallExceptionHandler(new LoopExceptionContext($"Starting a handler for a connection on {listener.LocalEndPoint} failed", ex));
+            }
         }
     }
 

@@ -346,8 +346,10 @@ public sealed class AioStreamWriter
                 selected.ShutdownSend();
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex)
         {
+            // As the portable pump: any failure is a lost connection, reported by the next Write or Drain (this
+            // runs from the selector, where an exception would stop the loop).
             if (!closed)
             {
                 Lose(ex);
