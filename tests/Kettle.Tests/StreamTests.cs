@@ -40,6 +40,38 @@ public class StreamTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void OnLinuxSocketsRunOnTheLoopsSelectorUnlessPortableIoIsAsked(bool portable)
+    {
+        HangGuard.Run(() => Aio.Run(Main(), new RunOptions { HandleCtrlC = false, PortableIo = portable }));
+
+        async Coroutine Main()
+        {
+            var loop = Aio.GetRunningLoop();
+            bool selector = OperatingSystem.IsLinux() && !portable;
+            Assert.Equal(selector, loop.Selector.Enabled);
+            var server = await Aio.StartServer(Echo, "127.0.0.1", 0);
+            var (reader, writer) = await Aio.OpenConnection("127.0.0.1", server.Port);
+            await Until(() => server.ActiveHandlers == 1);
+            // The listener and both ends of the connection are registered (edge-triggered, once each).
+            Assert.Equal(selector ? 3 : 0, loop.Selector.Count);
+            // More than the socket buffers take at once: the writers wait for writability, the drains for the low-water mark.
+            var payload = new byte[16 << 20];
+            new Random(7).NextBytes(payload);
+            var reading = Aio.CreateTask(reader.ReadExactly(payload.Length));
+            writer.Write(payload);
+            await writer.Drain();
+            Assert.Equal(payload, await reading);
+            writer.Close();
+            await writer.WaitClosed();
+            server.Close();
+            await server.WaitClosed();
+            Assert.Equal(0, loop.Selector.Count);
+        }
+    }
+
     [Fact]
     public void EchoRoundTripRunsTheHandlerAsANamedTask()
     {

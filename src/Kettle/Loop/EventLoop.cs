@@ -41,6 +41,9 @@ public sealed partial class EventLoop : IDisposable
     // only that one takes the gate to pulse) → Awake (the loop, once it runs again). See WaitForInbox.
     private int sleepState;
 
+    /// <summary>How the loop sleeps and is woken; on Linux also its epoll selector for sockets (see LoopSelector).</summary>
+    internal readonly LoopSelector Selector;
+
     private readonly TimeProvider clock;
     private readonly VirtualClock? virtualClock;
     private readonly long origin;
@@ -104,6 +107,7 @@ public sealed partial class EventLoop : IDisposable
         virtualClock = clock as VirtualClock;
         origin = clock.GetTimestamp();
         syncContext = new LoopSynchronizationContext(this);
+        Selector = new LoopSelector(gate, options);
         var factory = options.LoggerFactory ?? Aio.DefaultLoggerFactory;
         logger = factory?.CreateLogger("Kettle") ?? StderrLogger.Instance;
         Debug = options.Debug ?? DebugFromEnvironment();
@@ -298,9 +302,9 @@ public sealed partial class EventLoop : IDisposable
         {
             lock (gate)
             {
-                // The loop holds the gate until Monitor.Wait releases it, so this pulse cannot come too early; if the
-                // loop already left on its timeout, it drains the inbox anyway.
-                Monitor.Pulse(gate);
+                // The loop holds the gate until it sleeps (Monitor.Wait or, with the selector, just before epoll_wait)
+                // so this wake cannot come too early; if the loop already left on its timeout, it drains the inbox anyway.
+                Selector.WakeLocked();
             }
         }
         return true;
@@ -419,7 +423,12 @@ public sealed partial class EventLoop : IDisposable
                 }
                 else
                 {
-                    virtualClock.JumpTo(due);
+                    // Time jumps only when no descriptor is ready either.
+                    Selector.Poll();
+                    if (Ready.Count == 0)
+                    {
+                        virtualClock.JumpTo(due);
+                    }
                 }
             }
             else
@@ -431,6 +440,11 @@ public sealed partial class EventLoop : IDisposable
                     DrainInbox();
                 }
             }
+        }
+        else
+        {
+            // Work is queued: look at the sockets without sleeping, so that a busy loop does not starve them.
+            Selector.Poll();
         }
 
         if (Timers.Count > 0)
@@ -556,16 +570,7 @@ public sealed partial class EventLoop : IDisposable
                 {
                     return;
                 }
-                if (ticks < 0)
-                {
-                    Monitor.Wait(gate);
-                }
-                else
-                {
-                    // Round up so a timer is never checked before it is due and then spun on.
-                    long ms = (ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
-                    Monitor.Wait(gate, (int)Math.Min(ms, int.MaxValue));
-                }
+                Selector.Sleep(ticks);
             }
             finally
             {
@@ -648,6 +653,7 @@ public sealed partial class EventLoop : IDisposable
         {
             closed = true;
         }
+        Selector.Dispose();
     }
 
     /// <summary>Same as <see cref="Close"/>.</summary>

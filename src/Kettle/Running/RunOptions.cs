@@ -25,4 +25,12 @@ public sealed class RunOptions
 
     /// <summary>Whether Ctrl+C cancels the main task (asyncio's SIGINT handling). Default true.</summary>
     public bool HandleCtrlC { get; init; } = true;
+
+    /// <summary>
+    /// Whether plain TCP and Unix socket streams go through .NET's asynchronous socket methods (the portable path,
+    /// as on every OS but Linux) instead of the loop's own epoll selector, which on Linux runs every read, write and
+    /// accept on the loop thread. Null (the default) takes the KETTLE_SELECTOR environment variable: "portable"
+    /// turns the selector off. TLS streams and pipes always take the portable path.
+    /// </summary>
+    public bool? PortableIo { get; init; }
 }

@@ -91,7 +91,7 @@ public static partial class Aio
         EventLoop loop, Socket socket, SslClientAuthenticationOptions? ssl, string host, int limit, CancellationToken token)
     {
         Transport transport = ssl is null
-            ? new SocketTransport(socket)
+            ? loop.Selector.Enabled ? new SelectorSocketTransport(socket, loop) : new SocketTransport(socket)
             : await SslTransport.ConnectAsync(socket, ssl, host, token);
         var reader = new AioStreamReader(transport, loop, limit);
         return (reader, new AioStreamWriter(transport, loop, reader));

@@ -34,6 +34,7 @@ public sealed class AioServer
     private List<Future<bool>>? idleWaiters;
     private Future<bool>? serving;
     private bool closed;
+    private List<SelectorListener>? selected;
 
     internal AioServer(EventLoop loop, List<Socket> listeners, Func<AioStreamReader, AioStreamWriter, Coroutine> handler, int limit, SslServerAuthenticationOptions? ssl, string? unixPath)
     {
@@ -53,7 +54,16 @@ public sealed class AioServer
             foreach (var s in listeners)
             {
                 endPoints.Add(s.LocalEndPoint!);
-                _ = AcceptLoop(s);
+                if (loop.Selector.Enabled)
+                {
+                    // Selector path: accepted on the loop thread when the listener is readable (never counted as
+                    // outside work, as the accept loop below is not).
+                    (selected ??= new()).Add(new SelectorListener(this, s));
+                }
+                else
+                {
+                    _ = AcceptLoop(s);
+                }
             }
         }
         finally
@@ -90,6 +100,13 @@ public sealed class AioServer
             return;
         }
         closed = true;
+        if (selected is not null)
+        {
+            foreach (var l in selected)
+            {
+                l.Unregister();
+            }
+        }
         foreach (var s in listeners)
         {
             s.Dispose();
@@ -264,6 +281,89 @@ public sealed class AioServer
         }
     }
 
+    /// <summary>Selector path: accepts until the listener would block (the registration is edge-triggered).</summary>
+    private void AcceptReady(SelectorListener from)
+    {
+        var listener = from.Socket;
+        while (!closed)
+        {
+            Socket socket;
+            try
+            {
+                socket = listener.Accept();
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                // Gone before it was accepted: take the next one.
+                continue;
+            }
+            catch (Exception) when (closed)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                // Out of file descriptors and the like: report, pause, go on (asyncio does). No edge comes for
+                // connections already queued, so the retry is a timer.
+                loop.CallExceptionHandler(new LoopExceptionContext($"Accepting a connection on {listener.LocalEndPoint} failed", ex));
+                loop.CallLater(0.1, () => AcceptReady(from));
+                return;
+            }
+            try
+            {
+                if (ssl is not null)
+                {
+                    // An accepted socket inherits the listener's non-blocking mode; SslStream over a NetworkStream needs it blocking.
+                    socket.Blocking = true;
+                }
+                StartHandler(socket);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Reset before it could be set up (the selector refused it): drop it, go on.
+                socket.Dispose();
+            }
+            catch (Exception ex)
+            {
+                // This runs from the selector, where an exception would stop the loop: report it instead.
+                socket.Dispose();
+                loop.CallExceptionHandler(new LoopExceptionContext($"Starting a handler for a connection on {listener.LocalEndPoint} failed", ex));
+            }
+        }
+    }
+
+    /// <summary>A listening socket registered with the loop's selector.</summary>
+    private sealed class SelectorListener : IIoReady
+    {
+        private readonly AioServer server;
+        private readonly nint fd;
+        private int token;
+
+        public SelectorListener(AioServer server, Socket socket)
+        {
+            this.server = server;
+            Socket = socket;
+            socket.Blocking = false;
+            fd = socket.SafeHandle.DangerousGetHandle();
+            // Connections already queued show as an edge at once (epoll reports the current state when adding).
+            token = server.loop.Selector.Register(fd, LoopSelector.Readable, this);
+        }
+
+        public Socket Socket { get; }
+
+        public void OnIoReady(uint events) => server.AcceptReady(this);
+
+        public void Unregister()
+        {
+            server.loop.Selector.Unregister(fd, token);
+            token = -1;
+        }
+    }
+
     private void StartHandler(Socket socket)
     {
         string peer;
@@ -287,7 +387,7 @@ public sealed class AioServer
         if (ssl is null)
         {
             // Ready before the task starts, so CloseClients reaches a handler that has not run yet.
-            connection.Open(new SocketTransport(socket), loop, limit);
+            connection.Open(loop.Selector.Enabled ? new SelectorSocketTransport(socket, loop) : new SocketTransport(socket), loop, limit);
         }
         connections.Add(connection);
         var task = loop.CreateTask(RunHandler(connection), $"conn-{peer}");

@@ -210,7 +210,18 @@ public sealed class AioStreamReader
         transport.BeginRead();
         try
         {
-            n = await transport.ReceiveAsync(buffer.AsMemory(end), token);
+            if (transport is SelectorSocketTransport selected)
+            {
+                // Selector path: the read is a system call on the loop thread, waited for only when it would block.
+                while (!selected.MayRead || (n = selected.TryReceive(buffer.AsSpan(end))) < 0)
+                {
+                    await selected.WaitReadable();
+                }
+            }
+            else
+            {
+                n = await transport.ReceiveAsync(buffer.AsMemory(end), token);
+            }
         }
         catch (OperationCanceledException oce) when (oce is not CancelledException && token.IsCancellationRequested)
         {

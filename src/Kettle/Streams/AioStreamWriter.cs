@@ -253,6 +253,11 @@ public sealed class AioStreamWriter
             return;
         }
         sending = true;
+        if (transport is SelectorSocketTransport selected)
+        {
+            SendReady(selected);
+            return;
+        }
         loop.executorPending++;
         // The pump's awaits resume through the loop's SynchronizationContext, whatever the caller's step installed.
         var saved = SynchronizationContext.Current;
@@ -309,6 +314,56 @@ public sealed class AioStreamWriter
         }
     }
 
+    /// <summary>
+    /// Selector path: sends the buffered chunks until the socket would block, then asks to be called at the next
+    /// writability edge (asyncio's <c>_write_ready</c>); then the half-close if asked. Loop thread.
+    /// </summary>
+    private void SendReady(SelectorSocketTransport selected)
+    {
+        try
+        {
+            while (pending.Count > 0 && !closed)
+            {
+                var chunk = pending.Peek();
+                int n = selected.TrySendNow(chunk.AsSpan(headSent));
+                if (n == 0)
+                {
+                    selected.WhenWritable(sendReady ??= () => SendReady((SelectorSocketTransport)transport));
+                    return;
+                }
+                headSent += n;
+                buffered -= n;
+                if (headSent == chunk.Length)
+                {
+                    pending.Dequeue();
+                    headSent = 0;
+                }
+                WakeDrainersIfLow();
+            }
+            if (eofRequested && !eofSent && !closed && error is null)
+            {
+                eofSent = true;
+                selected.ShutdownSend();
+            }
+        }
+        catch (Exception ex)
+        {
+            // As the portable pump: any failure is a lost connection, reported by the next Write or Drain (this
+            // runs from the selector, where an exception would stop the loop).
+            if (!closed)
+            {
+                Lose(ex);
+            }
+        }
+        sending = false;
+        if (closing)
+        {
+            FinishClose();
+        }
+    }
+
+    private Action? sendReady;
+
     private void WakeDrainersIfLow()
     {
         if (buffered <= lowWater)
@@ -335,6 +390,12 @@ public sealed class AioStreamWriter
             return;
         }
         closed = true;
+        if (transport is SelectorSocketTransport selected)
+        {
+            // Aborted while waiting to send: the socket goes now, and so does the wait.
+            selected.CancelWritable();
+            sending = false;
+        }
         transport.Close();
         WakeDrainers();
         if (closeWaiters is { Count: > 0 } list)

@@ -79,6 +79,7 @@ internal abstract class Transport
             {
                 socket.Shutdown(SocketShutdown.Both);
                 closeAfterRead = true;
+                ShutDownUnderRead();
                 return;
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -90,6 +91,193 @@ internal abstract class Transport
     }
 
     protected virtual void CloseCore() => Socket?.Dispose();
+
+    /// <summary>Close shut the socket down while a read waits: the read must see the end of the stream.</summary>
+    protected virtual void ShutDownUnderRead()
+    {
+    }
+}
+
+/// <summary>
+/// A plain connected socket driven by the loop's selector (Linux): non-blocking, never given to .NET's socket
+/// engine; reads and writes are system calls made on the loop thread, tried first, and waited for only when they
+/// would block (asyncio's <c>_SelectorSocketTransport</c>). The socket is registered once, edge-triggered, for
+/// reading and writing: an edge is a hint to try again.
+/// </summary>
+internal sealed class SelectorSocketTransport : Transport, IIoReady
+{
+    private const uint ReadEvents = LoopSelector.Readable | LoopSelector.ReadHangUp | LoopSelector.HangUp | LoopSelector.Error;
+    private const uint WriteEvents = LoopSelector.Writable | LoopSelector.HangUp | LoopSelector.Error;
+
+    private readonly Socket socket;
+    private readonly EventLoop loop;
+    private readonly nint fd;
+    private readonly ReadinessWait readable;
+    private int token = -1;
+    private Action? onWritable;
+    // False once a read came back short or would block: the kernel buffer was empty then, so the next read waits
+    // for an edge first (any data arriving later makes one). An edge, or a read that filled the buffer, sets it.
+    private bool mayRead = true;
+    // The peer's end of stream or an error was seen: a short read no longer means nothing is left (the 0 of the
+    // end, or the error, is still to be read, and its edge has been and gone), so reads are always tried.
+    private bool peerDone;
+
+    public SelectorSocketTransport(Socket socket, EventLoop loop)
+        : base(socket)
+    {
+        this.socket = socket;
+        this.loop = loop;
+        socket.Blocking = false;
+        fd = socket.SafeHandle.DangerousGetHandle();
+        readable = new ReadinessWait(loop);
+        token = loop.Selector.Register(fd, LoopSelector.Readable | LoopSelector.Writable | LoopSelector.ReadHangUp, this);
+    }
+
+    /// <summary>Whether a read should be tried before waiting (see <see cref="mayRead"/>).</summary>
+    public bool MayRead => mayRead;
+
+    /// <summary>Receives what is there; -1 when it would block. Throws <see cref="SocketException"/> on an error.</summary>
+    public int TryReceive(Span<byte> buffer)
+    {
+        int n = socket.Receive(buffer, SocketFlags.None, out SocketError error);
+        if (error == SocketError.Success)
+        {
+            mayRead = peerDone || n == buffer.Length;
+            return n;
+        }
+        if (error == SocketError.WouldBlock)
+        {
+            mayRead = peerDone;
+            return -1;
+        }
+        throw new SocketException((int)error);
+    }
+
+    /// <summary>Waits for the next readability edge; a cancellation point; counts as outside work meanwhile.</summary>
+    public WaitAwaitable WaitReadable() => readable.Wait();
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("A selector transport is read with TryReceive and WaitReadable.");
+
+    public override int TrySendNow(ReadOnlySpan<byte> data)
+    {
+        int sent = socket.Send(data, SocketFlags.None, out SocketError error);
+        if (error == SocketError.WouldBlock)
+        {
+            return 0;
+        }
+        if (error != SocketError.Success)
+        {
+            throw new SocketException((int)error);
+        }
+        return sent;
+    }
+
+    /// <summary>Calls <paramref name="callback"/> once, at the next writability edge (or error); counts as outside
+    /// work until then. One at a time.</summary>
+    public void WhenWritable(Action callback)
+    {
+        if (onWritable is null)
+        {
+            loop.externalPending++;
+        }
+        onWritable = callback;
+    }
+
+    /// <summary>Forgets a <see cref="WhenWritable"/> callback not yet called.</summary>
+    public void CancelWritable()
+    {
+        if (onWritable is not null)
+        {
+            onWritable = null;
+            loop.externalPending--;
+        }
+    }
+
+    void IIoReady.OnIoReady(uint events)
+    {
+        if ((events & ReadEvents) != 0)
+        {
+            if ((events & (LoopSelector.ReadHangUp | LoopSelector.HangUp | LoopSelector.Error)) != 0)
+            {
+                peerDone = true;
+            }
+            mayRead = true;
+            readable.WakeOne();
+        }
+        if ((events & WriteEvents) != 0 && onWritable is { } w)
+        {
+            onWritable = null;
+            loop.externalPending--;
+            w();
+        }
+    }
+
+    public override ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("A selector transport is written with TrySendNow and WhenWritable.");
+
+    public void ShutdownSend() => socket.Shutdown(SocketShutdown.Send);
+
+    public override ValueTask ShutdownSendAsync()
+    {
+        ShutdownSend();
+        return ValueTask.CompletedTask;
+    }
+
+    protected override void ShutDownUnderRead()
+    {
+        // The read tries again and sees the end of the stream (the kernel would tell too, but need not be waited for).
+        peerDone = true;
+        mayRead = true;
+        readable.WakeOne();
+    }
+
+    protected override void CloseCore()
+    {
+        CancelWritable();
+        loop.Selector.Unregister(fd, token);
+        token = -1;
+        socket.Dispose();
+    }
+}
+
+/// <summary>
+/// Where a task waits for a descriptor's readiness (an auto-reset event woken by the selector). While a task waits,
+/// the loop counts it as outside work, so virtual time does not jump past data still on its way.
+/// </summary>
+internal sealed class ReadinessWait : IWaitSource
+{
+    private readonly WaiterList waiters = new();
+    private readonly EventLoop loop;
+
+    public ReadinessWait(EventLoop loop) => this.loop = loop;
+
+    public WaitAwaitable Wait()
+    {
+        loop.externalPending++;
+        return new WaitAwaitable(this, false);
+    }
+
+    public void WakeOne() => waiters.PopAndWakeNext();
+
+    bool IWaiterOwner.OnResume(Waiter waiter, bool cancelling)
+    {
+        waiters.Remove(waiter);
+        loop.externalPending--;
+        return true;
+    }
+
+    WaiterList IWaitSource.Waiters => waiters;
+
+    string IWaitSource.WaitName => "AioStreamReader.Read";
+
+    void IWaitSource.UndoFastPath()
+    {
+    }
+
+    void IWaitSource.ReleaseFromScope()
+    {
+    }
 }
 
 /// <summary>A plain connected socket. Writes are tried synchronously first (asyncio does the same).</summary>
