@@ -227,11 +227,14 @@ internal sealed class LoopSelector : IDisposable
     }
 
     /// <summary>
-    /// An experiment, off by default: before sleeping, look this many more times without waiting (KETTLE_SPIN_POLLS).
-    /// On the echo benchmark 20 cut the loop's context switches per request from ~0.35 to ~0.05, for ~1 us more CPU
-    /// per request; whether that pays off for requests/s could not be shown on the shared machine (docs/performance.md).
+    /// Before it sleeps, the loop looks this many more times for ready descriptors without waiting (default 20;
+    /// KETTLE_SPIN_POLLS overrides it, 0 turns it off). A request-response connection usually has its next request
+    /// ready within microseconds, and on a VM a sleep and its wake-up cost more than that: on the echo benchmark 20
+    /// cut the loop's context switches per request from ~0.35 to ~0.05 for ~1 us more CPU per request, and on a quiet
+    /// machine took echo from 52-74k to 81-86k requests/s, level with uvloop (docs/performance.md, run G). An idle loop
+    /// pays the 20 non-blocking polls (a few microseconds) once per sleep.
     /// </summary>
-    private static readonly int SpinPolls = int.TryParse(Environment.GetEnvironmentVariable("KETTLE_SPIN_POLLS"), out int v) ? v : 0;
+    private static readonly int SpinPolls = int.TryParse(Environment.GetEnvironmentVariable("KETTLE_SPIN_POLLS"), out int v) && v >= 0 ? v : 20;
 
     private int Select(int timeoutMs)
     {
