@@ -19,6 +19,8 @@ public class TimerQueueTests
     [InlineData(1000, 0.0)]
     [InlineData(5000, 0.3)]
     [InlineData(5000, 0.7)]
+    [InlineData(3 * TimerQueue.ChunkSize + 5, 0.0)]
+    [InlineData(4 * TimerQueue.ChunkSize, 0.6)]
     public void FireDue_FiresLiveEntriesInDueThenSchedulingOrder(int n, double cancelShare)
     {
         var rng = new Random(n);
@@ -71,5 +73,33 @@ public class TimerQueueTests
         var expected = Enumerable.Range(50, 50).Reverse()
             .Concat(Enumerable.Range(0, 50).Concat(Enumerable.Range(100, 100)).OrderBy(t => t < 100 ? 100 - t : t % 7 + 45).ThenBy(t => t < 100 ? 0 : 1).ThenBy(t => t));
         Assert.Equal(expected, fired);
+    }
+
+    [Fact]
+    public void ManyChunks_ShrinkAndGrowAgain_KeepOrder()
+    {
+        var fired = new List<int>();
+        var target = new Target(fired);
+        var queue = new TimerQueue();
+        int n = 5 * TimerQueue.ChunkSize;
+        for (int token = 0; token < n; token++)
+        {
+            queue.Add(n - token, target, token); // due n..1: every add climbs to the top
+        }
+        queue.FireDue(n - TimerQueue.ChunkSize / 2, null!); // most fire: the heap gives chunks back
+        int firedFirst = fired.Count;
+        for (int token = n; token < n + 3 * TimerQueue.ChunkSize; token++)
+        {
+            queue.Add(token % 1000 + n - 100, target, token); // grows into new chunks again, among the old entries
+        }
+        queue.FireDue(long.MaxValue, null!);
+
+        Assert.Equal(n - TimerQueue.ChunkSize / 2, firedFirst);
+        Assert.Equal(Enumerable.Range(TimerQueue.ChunkSize / 2, n - TimerQueue.ChunkSize / 2).Reverse(), fired.Take(firedFirst));
+        long DueOf(int t) => t < n ? n - t : t % 1000 + n - 100;
+        var rest = Enumerable.Range(0, TimerQueue.ChunkSize / 2).Concat(Enumerable.Range(n, 3 * TimerQueue.ChunkSize))
+            .OrderBy(DueOf).ThenBy(t => t < n ? 0 : 1).ThenBy(t => t);
+        Assert.Equal(rest, fired.Skip(firedFirst));
+        Assert.Equal(0, queue.Count);
     }
 }

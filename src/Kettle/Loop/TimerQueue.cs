@@ -20,6 +20,9 @@ internal interface ITimerTarget
 /// children sit next to each other in memory (one or two cache lines), so a pop misses the cache half as often.
 /// Cancelled entries stay until they surface or until they are more than half of the heap,
 /// when the heap is rebuilt without them (asyncio does the same).
+/// The heap lives in chunks of <see cref="ChunkSize"/> entries (the first one grows up to that size): growing never
+/// copies the heap, so a million sleepers leave no trail of outgrown arrays on the large-object heap waiting for a
+/// gen2 collection (that trail was 30 B of RSS per pending sleeper, and copying it a quarter of a second).
 /// </summary>
 /// <remarks>Threading: loop thread only.</remarks>
 internal sealed class TimerQueue
@@ -34,23 +37,60 @@ internal sealed class TimerQueue
         public int Token;
     }
 
-    private Entry[] heap = new Entry[16];
+    private const int ChunkShift = 13;
+    internal const int ChunkSize = 1 << ChunkShift; // 8192 entries, 192 KiB
+    private const int ChunkMask = ChunkSize - 1;
+
+    private Entry[][] chunks = [new Entry[16]];
+    private int chunkCount = 1;
+    private int capacity = 16;
     private int count;
     private int nextSeq;
     private int cancelled;
 
     public int Count => count;
 
-    public long PeekDue => heap[0].Due;
+    public long PeekDue => chunks[0][0].Due;
+
+    /// <summary>The entry at heap index <paramref name="i"/>.</summary>
+    private ref Entry At(int i) => ref chunks[i >> ChunkShift][i & ChunkMask];
+
+    private void Grow()
+    {
+        if (capacity < ChunkSize)
+        {
+            // The first chunk doubles up to a full chunk: a loop with a few timers holds a small array.
+            Array.Resize(ref chunks[0], capacity * 2);
+            capacity *= 2;
+            return;
+        }
+        if (chunkCount == chunks.Length)
+        {
+            Array.Resize(ref chunks, chunks.Length * 2);
+        }
+        chunks[chunkCount++] = new Entry[ChunkSize];
+        capacity += ChunkSize;
+    }
+
+    /// <summary>Gives back the last chunks while the heap is a whole chunk below them (one chunk of slack, so a
+    /// heap that hovers at a chunk boundary does not allocate and free one each time).</summary>
+    private void MaybeShrink()
+    {
+        while (chunkCount > 1 && count <= capacity - 2 * ChunkSize)
+        {
+            chunks[--chunkCount] = null!;
+            capacity -= ChunkSize;
+        }
+    }
 
     // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
     // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(long due, ITimerTarget target, int token)
     {
-        if (count == heap.Length)
+        if (count == capacity)
         {
-            Array.Resize(ref heap, heap.Length * 2);
+            Grow();
         }
         var e = new Entry { Due = due, Seq = nextSeq, Target = target, Token = token };
         nextSeq = unchecked(nextSeq + 1);
@@ -58,14 +98,15 @@ internal sealed class TimerQueue
         while (i > 0)
         {
             int parent = (i - 1) >> 2;
-            if (!Less(ref e, ref heap[parent]))
+            ref var p = ref At(parent);
+            if (!Less(ref e, ref p))
             {
                 break;
             }
-            heap[i] = heap[parent];
+            At(i) = p;
             i = parent;
         }
-        heap[i] = e;
+        At(i) = e;
     }
 
     /// <summary>Notes that one entry went stale; rebuilds when stale entries dominate.</summary>
@@ -83,7 +124,7 @@ internal sealed class TimerQueue
     {
         while (count > 0)
         {
-            ref var top = ref heap[0];
+            ref var top = ref chunks[0][0];
             if (top.Target.IsTimerLive(top.Token))
             {
                 due = top.Due;
@@ -103,7 +144,7 @@ internal sealed class TimerQueue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FireDue(long now, EventLoop loop)
     {
-        while (count > 0 && heap[0].Due <= now)
+        while (count > 0 && chunks[0][0].Due <= now)
         {
             var top = PopTop();
             if (top.Target.IsTimerLive(top.Token))
@@ -120,13 +161,15 @@ internal sealed class TimerQueue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Entry PopTop()
     {
-        var top = heap[0];
-        var last = heap[--count];
-        heap[count] = default;
+        var top = chunks[0][0];
+        ref var lastSlot = ref At(--count);
+        var last = lastSlot;
+        lastSlot = default;
         if (count > 0)
         {
             SiftDown(0, last);
         }
+        MaybeShrink();
         return top;
     }
 
@@ -134,7 +177,6 @@ internal sealed class TimerQueue
     private void SiftDown(int i, Entry e)
     {
         int n = count;
-        var h = heap;
         while (true)
         {
             int first = (i << 2) + 1;
@@ -144,22 +186,25 @@ internal sealed class TimerQueue
             }
             // The least of up to four children.
             int child = first;
+            ref var least = ref At(first);
             int end = Math.Min(first + 4, n);
             for (int c = first + 1; c < end; c++)
             {
-                if (Less(ref h[c], ref h[child]))
+                ref var candidate = ref At(c);
+                if (Less(ref candidate, ref least))
                 {
                     child = c;
+                    least = ref candidate;
                 }
             }
-            if (!Less(ref h[child], ref e))
+            if (!Less(ref least, ref e))
             {
                 break;
             }
-            h[i] = h[child];
+            At(i) = least;
             i = child;
         }
-        h[i] = e;
+        At(i) = e;
     }
 
     private void Compact()
@@ -167,17 +212,22 @@ internal sealed class TimerQueue
         int w = 0;
         for (int r = 0; r < count; r++)
         {
-            if (heap[r].Target.IsTimerLive(heap[r].Token))
+            ref var entry = ref At(r);
+            if (entry.Target.IsTimerLive(entry.Token))
             {
-                heap[w++] = heap[r];
+                At(w++) = entry;
             }
         }
-        Array.Clear(heap, w, count - w);
+        for (int r = w; r < count; r++)
+        {
+            At(r) = default;
+        }
         count = w;
+        MaybeShrink();
         cancelled = 0;
         for (int i = (count - 2) >> 2; i >= 0; i--)
         {
-            SiftDown(i, heap[i]);
+            SiftDown(i, At(i));
         }
     }
 
