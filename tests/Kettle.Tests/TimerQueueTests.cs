@@ -19,8 +19,8 @@ public class TimerQueueTests
     [InlineData(1000, 0.0)]
     [InlineData(5000, 0.3)]
     [InlineData(5000, 0.7)]
-    [InlineData(3 * TimerQueue.ChunkSize + 5, 0.0)]
-    [InlineData(4 * TimerQueue.ChunkSize, 0.6)]
+    [InlineData(3 * Chunks.Size + 5, 0.0)]
+    [InlineData(4 * Chunks.Size, 0.6)]
     public void FireDue_FiresLiveEntriesInDueThenSchedulingOrder(int n, double cancelShare)
     {
         var rng = new Random(n);
@@ -81,23 +81,23 @@ public class TimerQueueTests
         var fired = new List<int>();
         var target = new Target(fired);
         var queue = new TimerQueue();
-        int n = 5 * TimerQueue.ChunkSize;
+        int n = 5 * Chunks.Size;
         for (int token = 0; token < n; token++)
         {
             queue.Add(n - token, target, token); // due n..1: every add climbs to the top
         }
-        queue.FireDue(n - TimerQueue.ChunkSize / 2, null!); // most fire: the heap gives chunks back
+        queue.FireDue(n - Chunks.Size / 2, null!); // most fire: the heap gives chunks back
         int firedFirst = fired.Count;
-        for (int token = n; token < n + 3 * TimerQueue.ChunkSize; token++)
+        for (int token = n; token < n + 3 * Chunks.Size; token++)
         {
             queue.Add(token % 1000 + n - 100, target, token); // grows into new chunks again, among the old entries
         }
         queue.FireDue(long.MaxValue, null!);
 
-        Assert.Equal(n - TimerQueue.ChunkSize / 2, firedFirst);
-        Assert.Equal(Enumerable.Range(TimerQueue.ChunkSize / 2, n - TimerQueue.ChunkSize / 2).Reverse(), fired.Take(firedFirst));
+        Assert.Equal(n - Chunks.Size / 2, firedFirst);
+        Assert.Equal(Enumerable.Range(Chunks.Size / 2, n - Chunks.Size / 2).Reverse(), fired.Take(firedFirst));
         long DueOf(int t) => t < n ? n - t : t % 1000 + n - 100;
-        var rest = Enumerable.Range(0, TimerQueue.ChunkSize / 2).Concat(Enumerable.Range(n, 3 * TimerQueue.ChunkSize))
+        var rest = Enumerable.Range(0, Chunks.Size / 2).Concat(Enumerable.Range(n, 3 * Chunks.Size))
             .OrderBy(DueOf).ThenBy(t => t < n ? 0 : 1).ThenBy(t => t);
         Assert.Equal(rest, fired.Skip(firedFirst));
         Assert.Equal(0, queue.Count);

@@ -215,13 +215,12 @@ internal static class LoopSnapshot
     private static List<TaskView> ReadTasks(EventLoop loop)
     {
         var (slots, high) = loop.TaskSlotsForSnapshot();
-        high = Math.Min(high, slots.Length);
         var current = Volatile.Read(ref loop.currentTask);
         bool inBatch = Volatile.Read(ref loop.inBatch);
         var result = new List<TaskView>();
         for (int i = 0; i < high; i++)
         {
-            var t = Volatile.Read(ref slots[i]);
+            var t = slots.ReadRacily(i);
             if (t is null || t.IsDone || t.IsPlainFuture)
             {
                 continue;

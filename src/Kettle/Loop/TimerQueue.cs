@@ -20,9 +20,8 @@ internal interface ITimerTarget
 /// children sit next to each other in memory (one or two cache lines), so a pop misses the cache half as often.
 /// Cancelled entries stay until they surface or until they are more than half of the heap,
 /// when the heap is rebuilt without them (asyncio does the same).
-/// The heap lives in chunks of <see cref="ChunkSize"/> entries (the first one grows up to that size): growing never
-/// copies the heap, so a million sleepers leave no trail of outgrown arrays on the large-object heap waiting for a
-/// gen2 collection (that trail was 30 B of RSS per pending sleeper, and copying it a quarter of a second).
+/// The heap lives in a <see cref="ChunkedArray{T}"/>: growing never copies it, so a million sleepers leave no trail
+/// of outgrown arrays on the large-object heap waiting for a gen2 collection.
 /// </summary>
 /// <remarks>Threading: loop thread only.</remarks>
 internal sealed class TimerQueue
@@ -37,60 +36,23 @@ internal sealed class TimerQueue
         public int Token;
     }
 
-    private const int ChunkShift = 13;
-    internal const int ChunkSize = 1 << ChunkShift; // 8192 entries, 192 KiB
-    private const int ChunkMask = ChunkSize - 1;
-
-    private Entry[][] chunks = [new Entry[16]];
-    private int chunkCount = 1;
-    private int capacity = 16;
+    private readonly ChunkedArray<Entry> heap = new(16);
     private int count;
     private int nextSeq;
     private int cancelled;
 
     public int Count => count;
 
-    public long PeekDue => chunks[0][0].Due;
-
-    /// <summary>The entry at heap index <paramref name="i"/>.</summary>
-    private ref Entry At(int i) => ref chunks[i >> ChunkShift][i & ChunkMask];
-
-    private void Grow()
-    {
-        if (capacity < ChunkSize)
-        {
-            // The first chunk doubles up to a full chunk: a loop with a few timers holds a small array.
-            Array.Resize(ref chunks[0], capacity * 2);
-            capacity *= 2;
-            return;
-        }
-        if (chunkCount == chunks.Length)
-        {
-            Array.Resize(ref chunks, chunks.Length * 2);
-        }
-        chunks[chunkCount++] = new Entry[ChunkSize];
-        capacity += ChunkSize;
-    }
-
-    /// <summary>Gives back the last chunks while the heap is a whole chunk below them (one chunk of slack, so a
-    /// heap that hovers at a chunk boundary does not allocate and free one each time).</summary>
-    private void MaybeShrink()
-    {
-        while (chunkCount > 1 && count <= capacity - 2 * ChunkSize)
-        {
-            chunks[--chunkCount] = null!;
-            capacity -= ChunkSize;
-        }
-    }
+    public long PeekDue => heap[0].Due;
 
     // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
     // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(long due, ITimerTarget target, int token)
     {
-        if (count == capacity)
+        if (count == heap.Capacity)
         {
-            Grow();
+            heap.Grow();
         }
         var e = new Entry { Due = due, Seq = nextSeq, Target = target, Token = token };
         nextSeq = unchecked(nextSeq + 1);
@@ -98,15 +60,15 @@ internal sealed class TimerQueue
         while (i > 0)
         {
             int parent = (i - 1) >> 2;
-            ref var p = ref At(parent);
+            ref var p = ref heap[parent];
             if (!Less(ref e, ref p))
             {
                 break;
             }
-            At(i) = p;
+            heap[i] = p;
             i = parent;
         }
-        At(i) = e;
+        heap[i] = e;
     }
 
     /// <summary>Notes that one entry went stale; rebuilds when stale entries dominate.</summary>
@@ -124,7 +86,7 @@ internal sealed class TimerQueue
     {
         while (count > 0)
         {
-            ref var top = ref chunks[0][0];
+            ref var top = ref heap[0];
             if (top.Target.IsTimerLive(top.Token))
             {
                 due = top.Due;
@@ -144,7 +106,7 @@ internal sealed class TimerQueue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void FireDue(long now, EventLoop loop)
     {
-        while (count > 0 && chunks[0][0].Due <= now)
+        while (count > 0 && heap[0].Due <= now)
         {
             var top = PopTop();
             if (top.Target.IsTimerLive(top.Token))
@@ -161,15 +123,15 @@ internal sealed class TimerQueue
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Entry PopTop()
     {
-        var top = chunks[0][0];
-        ref var lastSlot = ref At(--count);
+        var top = heap[0];
+        ref var lastSlot = ref heap[--count];
         var last = lastSlot;
         lastSlot = default;
         if (count > 0)
         {
             SiftDown(0, last);
         }
-        MaybeShrink();
+        heap.ShrinkTo(count);
         return top;
     }
 
@@ -186,11 +148,11 @@ internal sealed class TimerQueue
             }
             // The least of up to four children.
             int child = first;
-            ref var least = ref At(first);
+            ref var least = ref heap[first];
             int end = Math.Min(first + 4, n);
             for (int c = first + 1; c < end; c++)
             {
-                ref var candidate = ref At(c);
+                ref var candidate = ref heap[c];
                 if (Less(ref candidate, ref least))
                 {
                     child = c;
@@ -201,10 +163,10 @@ internal sealed class TimerQueue
             {
                 break;
             }
-            At(i) = least;
+            heap[i] = least;
             i = child;
         }
-        At(i) = e;
+        heap[i] = e;
     }
 
     private void Compact()
@@ -212,22 +174,22 @@ internal sealed class TimerQueue
         int w = 0;
         for (int r = 0; r < count; r++)
         {
-            ref var entry = ref At(r);
+            ref var entry = ref heap[r];
             if (entry.Target.IsTimerLive(entry.Token))
             {
-                At(w++) = entry;
+                heap[w++] = entry;
             }
         }
         for (int r = w; r < count; r++)
         {
-            At(r) = default;
+            heap[r] = default;
         }
         count = w;
-        MaybeShrink();
+        heap.ShrinkTo(count);
         cancelled = 0;
         for (int i = (count - 2) >> 2; i >= 0; i--)
         {
-            SiftDown(i, At(i));
+            SiftDown(i, heap[i]);
         }
     }
 

@@ -15,9 +15,10 @@ public sealed partial class EventLoop
     internal ExecutionContext? baseContext;
 
     // Live tasks, by slot; freed slots are reused, so registering allocates nothing in steady state.
-    private AioTask?[] taskSlots = new AioTask?[64];
+    // Both grow in chunks, never copied: see ChunkedArray.
+    private readonly ChunkedArray<AioTask?> taskSlots = new(64);
     private int slotHigh;
-    private int[] freeSlots = new int[64];
+    private readonly ChunkedArray<int> freeSlots = new(64);
     private int freeCount;
     private int liveTasks;
 
@@ -26,7 +27,7 @@ public sealed partial class EventLoop
 
     /// <summary>For introspection from another thread: the slot array and its used length, read racily (a slot may be
     /// stale or null; the array may be replaced by a larger copy meanwhile, which holds the same tasks).</summary>
-    internal (AioTask?[] Slots, int High) TaskSlotsForSnapshot() => (Volatile.Read(ref taskSlots), Volatile.Read(ref slotHigh));
+    internal (ChunkedArray<AioTask?> Slots, int High) TaskSlotsForSnapshot() => (taskSlots, Volatile.Read(ref slotHigh));
 
     /// <summary>How many tasks of this loop are not finished.</summary>
     internal int LiveTaskCount => liveTasks;
@@ -129,9 +130,9 @@ public sealed partial class EventLoop
         }
         else
         {
-            if (slotHigh == taskSlots.Length)
+            if (slotHigh == taskSlots.Capacity)
             {
-                Array.Resize(ref taskSlots, taskSlots.Length * 2);
+                taskSlots.Grow();
             }
             s = slotHigh++;
         }
@@ -150,9 +151,9 @@ public sealed partial class EventLoop
         }
         taskSlots[s] = null;
         t.slot = -1;
-        if (freeCount == freeSlots.Length)
+        if (freeCount == freeSlots.Capacity)
         {
-            Array.Resize(ref freeSlots, freeSlots.Length * 2);
+            freeSlots.Grow();
         }
         freeSlots[freeCount++] = s;
         liveTasks--;
