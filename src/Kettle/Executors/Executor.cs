@@ -164,3 +164,36 @@ internal abstract class ExecutorWork : IThreadWork
 
     IThreadWork? IThreadWork.NextQueued { get; set; }
 }
+
+/// <summary>
+/// Work submitted from outside a loop: its outcome completes a .NET task (thread pools' and the executors' that
+/// send calls elsewhere).
+/// </summary>
+/// <remarks>Threading: completed from the executor's threads; the task's continuations run asynchronously.</remarks>
+internal abstract class TaskCompletionWork<TResult> : ExecutorWork
+{
+    private readonly TaskCompletionSource<TResult> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected TaskCompletionWork(Delegate function, object?[] arguments)
+        : base(function, arguments)
+    {
+    }
+
+    public Task<TResult> Task => tcs.Task;
+
+    public override Type ResultType => typeof(TResult);
+
+    protected override void OnCompleted(object? result, Exception? exception)
+    {
+        if (exception is null)
+        {
+            tcs.TrySetResult((TResult)result!);
+        }
+        else
+        {
+            tcs.TrySetException(exception);
+        }
+    }
+
+    protected override void OnCancelled() => tcs.TrySetCanceled();
+}

@@ -5,9 +5,8 @@ namespace Kettle;
 /// executor): completes a .NET task, and never runs in this process.
 /// </summary>
 /// <remarks>Threading: completed from the executor's own threads; the task's continuations run asynchronously.</remarks>
-internal sealed class SentTaskWork<TResult> : ExecutorWork
+internal sealed class SentTaskWork<TResult> : TaskCompletionWork<TResult>
 {
-    private readonly TaskCompletionSource<TResult> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string runsIn;
 
     /// <param name="function">The method to call there.</param>
@@ -18,10 +17,6 @@ internal sealed class SentTaskWork<TResult> : ExecutorWork
     {
         this.runsIn = runsIn;
     }
-
-    public Task<TResult> Task => tcs.Task;
-
-    public override Type ResultType => typeof(TResult);
 
     /// <summary>
     /// What the public <c>Submit</c> overloads of such an executor do: submits the call to <paramref name="executor"/>
@@ -39,20 +34,6 @@ internal sealed class SentTaskWork<TResult> : ExecutorWork
     }
 
     public override void RunHere() => throw new NotSupportedException($"This work runs in {runsIn}, not in this process.");
-
-    protected override void OnCompleted(object? result, Exception? exception)
-    {
-        if (exception is null)
-        {
-            tcs.TrySetResult((TResult)result!);
-        }
-        else
-        {
-            tcs.TrySetException(exception);
-        }
-    }
-
-    protected override void OnCancelled() => tcs.TrySetCanceled();
 }
 
 /// <summary>

@@ -293,9 +293,8 @@ public sealed class ThreadPoolExecutor : Executor
     }
 
     /// <summary>Work submitted from outside a loop: completes a .NET task.</summary>
-    private sealed class TaskWork<TResult> : ExecutorWork
+    private sealed class TaskWork<TResult> : TaskCompletionWork<TResult>
     {
-        private readonly TaskCompletionSource<TResult> tcs = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly ExecutionContext? context = ExecutionContext.Capture();
 
         public TaskWork(Func<TResult> function)
@@ -303,24 +302,6 @@ public sealed class ThreadPoolExecutor : Executor
         {
         }
 
-        public Task<TResult> Task => tcs.Task;
-
-        public override Type ResultType => typeof(TResult);
-
         public override void RunHere() => LoopWork<TResult>.Invoke(this, context, (Func<TResult>)Function);
-
-        protected override void OnCompleted(object? result, Exception? exception)
-        {
-            if (exception is null)
-            {
-                tcs.TrySetResult((TResult)result!);
-            }
-            else
-            {
-                tcs.TrySetException(exception);
-            }
-        }
-
-        protected override void OnCancelled() => tcs.TrySetCanceled();
     }
 }

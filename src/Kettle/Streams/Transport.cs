@@ -43,6 +43,21 @@ internal abstract class Transport
 
     public abstract ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
 
+    /// <summary>One send on a non-blocking socket: what the kernel took (0 when it would block); other errors throw.</summary>
+    protected static int SendWithoutBlocking(Socket socket, ReadOnlySpan<byte> data)
+    {
+        int sent = socket.Send(data, SocketFlags.None, out SocketError error);
+        if (error == SocketError.WouldBlock)
+        {
+            return 0;
+        }
+        if (error != SocketError.Success)
+        {
+            throw new SocketException((int)error);
+        }
+        return sent;
+    }
+
     public abstract ValueTask ShutdownSendAsync();
 
     private bool reading;
@@ -159,19 +174,7 @@ internal sealed class SelectorSocketTransport : Transport, IIoReady
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         throw new NotSupportedException("A selector transport is read with TryReceive and WaitReadable.");
 
-    public override int TrySendNow(ReadOnlySpan<byte> data)
-    {
-        int sent = socket.Send(data, SocketFlags.None, out SocketError error);
-        if (error == SocketError.WouldBlock)
-        {
-            return 0;
-        }
-        if (error != SocketError.Success)
-        {
-            throw new SocketException((int)error);
-        }
-        return sent;
-    }
+    public override int TrySendNow(ReadOnlySpan<byte> data) => SendWithoutBlocking(socket, data);
 
     /// <summary>Calls <paramref name="callback"/> once, at the next writability edge (or error); counts as outside
     /// work until then. One at a time.</summary>
@@ -295,19 +298,7 @@ internal sealed class SocketTransport : Transport
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
-    public override int TrySendNow(ReadOnlySpan<byte> data)
-    {
-        int sent = socket.Send(data, SocketFlags.None, out SocketError error);
-        if (error == SocketError.WouldBlock)
-        {
-            return 0;
-        }
-        if (error != SocketError.Success)
-        {
-            throw new SocketException((int)error);
-        }
-        return sent;
-    }
+    public override int TrySendNow(ReadOnlySpan<byte> data) => SendWithoutBlocking(socket, data);
 
     public override async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
