@@ -120,36 +120,39 @@ public class AwaitCycleCancellationTests
         Assert.Equal("T0:cancelled:@1", log.Lines[^1]);
     }
 
+    /// <summary>A awaits a gather of B, B awaits A; after 1 s, <paramref name="cancelB"/> picks which one is cancelled
+    /// (with <paramref name="message"/>); then both are awaited and one more loop turn lets done callbacks run.</summary>
+    private static async Coroutine<(Log Log, AioTask A, AioTask B, AioTask Gather)> CycleThroughGather(bool cancelB, string message)
+    {
+        var log = new Log();
+        AioTask a = null!, b = null!, g = null!;
+        async Coroutine GatherB()
+        {
+            await Aio.Yield();
+            g = Aio.Gather(b);
+            try
+            {
+                await g;
+            }
+            catch (CancelledException ex)
+            {
+                log.Add($"A:cancelled:{ex.CancelMessage}");
+                throw;
+            }
+        }
+        a = Aio.CreateTask(GatherB(), name: "A");
+        b = Aio.CreateTask(AwaitOther("B", () => a, log), name: "B");
+        await Aio.Sleep(1);
+        Assert.True((cancelB ? b : a).Cancel(message));
+        await Aio.Wait([a, b]);
+        await Aio.Yield(); // the gather's done callbacks run
+        return (log, a, b, g);
+    }
+
     [Fact]
     public void Cancel_CycleThroughGather_WaiterOfTheGatheringTaskClosesIt()
     {
-        static async Coroutine<(Log Log, AioTask A, AioTask B, AioTask Gather)> Main()
-        {
-            var log = new Log();
-            AioTask a = null!, b = null!, g = null!;
-            async Coroutine GatherB()
-            {
-                await Aio.Yield();
-                g = Aio.Gather(b);
-                try
-                {
-                    await g;
-                }
-                catch (CancelledException ex)
-                {
-                    log.Add($"A:cancelled:{ex.CancelMessage}");
-                    throw;
-                }
-            }
-            a = Aio.CreateTask(GatherB(), name: "A");
-            b = Aio.CreateTask(AwaitOther("B", () => a, log), name: "B");
-            await Aio.Sleep(1);
-            Assert.True(a.Cancel("via gather"));
-            await Aio.Wait([a, b]);
-            return (log, a, b, g);
-        }
-
-        var (log, a, b, g) = Virtual.Run(Main());
+        var (log, a, b, g) = Virtual.Run(CycleThroughGather(cancelB: false, "via gather"));
 
         // A -> gather -> B -> back at A: B's wait on A is cancelled; B ends cancelled, which fails the gather, which A awaits.
         Assert.Equal(["B:cancelled:via gather@1", "A:cancelled:via gather"], log.Lines);
@@ -163,35 +166,8 @@ public class AwaitCycleCancellationTests
     [Fact]
     public void Cancel_CycleClosingInsideGather_GatherLeftBehindIsNotReportedAsUnretrieved()
     {
-        static async Coroutine<(Log Log, AioTask A, AioTask B, AioTask Gather)> Main()
-        {
-            var log = new Log();
-            AioTask a = null!, b = null!, g = null!;
-            async Coroutine GatherB()
-            {
-                await Aio.Yield();
-                g = Aio.Gather(b);
-                try
-                {
-                    await g;
-                }
-                catch (CancelledException ex)
-                {
-                    log.Add($"A:cancelled:{ex.CancelMessage}");
-                    throw;
-                }
-            }
-            a = Aio.CreateTask(GatherB(), name: "A");
-            b = Aio.CreateTask(AwaitOther("B", () => a, log), name: "B");
-            await Aio.Sleep(1);
-            // B -> A -> gather -> back at B: A is the last task reached, so A's wait on the gather is cancelled.
-            Assert.True(b.Cancel("from B"));
-            await Aio.Wait([a, b]);
-            await Aio.Yield(); // the gather's done callbacks run
-            return (log, a, b, g);
-        }
-
-        var (log, a, b, g) = Virtual.Run(Main());
+        // B -> A -> gather -> back at B: A is the last task reached, so A's wait on the gather is cancelled.
+        var (log, a, b, g) = Virtual.Run(CycleThroughGather(cancelB: true, "from B"));
 
         Assert.Equal(["A:cancelled:from B", "B:cancelled:from B@1"], log.Lines);
         Assert.True(a.IsCancelled);
