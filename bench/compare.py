@@ -4,13 +4,15 @@ to each peer. Usage: python3 bench/compare.py RAW.jsonl
 
 Ratios are always "how many times better Kettle is": throughput ratio kettle/peer (ops/s), and for sleepers
 the peer's overhead beyond the longest sleep over Kettle's (> 1: Kettle finishes sooner after the last wake-up).
-Lines starting with '#' (run metadata, skipped peers) are repeated above the table."""
+Lines starting with '#' (run metadata, skipped peers) are repeated above the table. When the run has the peer
+kettle-r2r (the same benchmark published ReadyToRun), a second table gives its ratios, against Kettle's default JIT
+build as well."""
 import json
 import statistics
 import sys
 from collections import defaultdict
 
-PEER_ORDER = ["kettle", "asyncio", "uvloop", "trio", "node", "go", "dotnet-nito", "dotnet-tpl"]
+PEER_ORDER = ["kettle", "kettle-r2r", "asyncio", "uvloop", "trio", "node", "go", "dotnet-nito", "dotnet-tpl"]
 WL_ORDER = ["spawn", "switch", "sleepers", "queue", "echo", "to_thread", "taskgroup", "lock", "process_pool",
             "echo_loopback"]
 
@@ -55,26 +57,38 @@ for h in header:
 print()
 peers = sorted({k[2] for k in groups}, key=lambda p: order(PEER_ORDER, p))
 rows = sorted({(k[0], k[1]) for k in groups}, key=lambda r: (order(WL_ORDER, r[0]), r[1]))
-others = [p for p in peers if p != "kettle"]
-print("Median of runs: ops/s (echo: requests/s; sleepers: seconds beyond the longest sleep / RSS bytes per "
-      "pending task). In brackets: Kettle's ratio to that peer (> 1: Kettle is faster).")
-print()
-print("| workload | N | runs | kettle | " + " | ".join(others) + " |")
-print("|---|---:|---:|---:|" + "---:|" * len(others))
-for w, n in rows:
-    mine = groups.get((w, n, "kettle"))
-    cells = []
-    for p in others:
-        rs = groups.get((w, n, p))
-        if not rs:
-            cells.append("–")
-        elif mine:
-            cells.append(f"{cell(w, n, rs)} ({ratio(w, n, mine, rs)})")
-        else:
-            cells.append(cell(w, n, rs))
-    runs = len(mine) if mine else 0
-    print(f"| {w} | {n:,} | {runs} | {cell(w, n, mine) if mine else '–'} | " + " | ".join(cells) + " |")
 
+
+def table(me, others, what):
+    print(f"Median of runs: ops/s (echo: requests/s; sleepers: seconds beyond the longest sleep / RSS bytes per "
+          f"pending task). In brackets: {what}'s ratio to that peer (> 1: {what} is faster).")
+    print()
+    print(f"| workload | N | runs | {me} | " + " | ".join(others) + " |")
+    print("|---|---:|---:|---:|" + "---:|" * len(others))
+    for w, n in rows:
+        mine = groups.get((w, n, me))
+        cells = []
+        for p in others:
+            rs = groups.get((w, n, p))
+            if not rs:
+                cells.append("–")
+            elif mine:
+                cells.append(f"{cell(w, n, rs)} ({ratio(w, n, mine, rs)})")
+            else:
+                cells.append(cell(w, n, rs))
+        runs = len(mine) if mine else 0
+        print(f"| {w} | {n:,} | {runs} | {cell(w, n, mine) if mine else '–'} | " + " | ".join(cells) + " |")
+
+
+others = [p for p in peers if p not in ("kettle", "kettle-r2r")]
+table("kettle", others, "Kettle")
+if "kettle-r2r" in peers:
+    print()
+    print("Kettle.Bench published ReadyToRun (the same code compiled ahead of time; no tier-0 warm-up):")
+    print()
+    table("kettle-r2r", ["kettle"] + others, "kettle-r2r")
+
+others = [p for p in peers if p != "kettle"]
 extras = [(k, rs) for k, rs in groups.items() if k[2] == "kettle" and k[0] in ("process_pool",)]
 for (w, n, p), rs in extras:
     print()

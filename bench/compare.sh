@@ -5,8 +5,12 @@
 # drifting on a shared machine hits everyone alike; the table shows medians and Kettle's ratio to each peer.
 # Environment:
 #   RUNS=3                   runs per peer and workload
-#   PEERS="asyncio uvloop node go dotnet-nito dotnet-tpl"   peers besides kettle (also: trio); missing ones are
-#                            skipped with a note
+#   PEERS="kettle-r2r asyncio uvloop node go dotnet-nito dotnet-tpl"   peers besides kettle (also: trio); missing
+#                            ones are skipped with a note. kettle-r2r is the same Kettle.Bench published ReadyToRun
+#                            (compiled ahead of time; the JIT still tiers hot code up): the same code without tier-0
+#                            warm-up, as an app is deployed with PublishReadyToRun=true; the table gives its own row.
+#   ECHO_CLIENT=c            the echo load client every server gets: c (bench/echo-client, one thread with epoll;
+#                            needs cc) or node (the shared Node client); see bench/echo_run.py
 #   N_SPAWN=1000000 N_SWITCH=... N_SLEEPERS N_QUEUE N_ECHO N_TO_THREAD N_TASKGROUP N_LOCK N_PROCESS_POOL   sizes
 #   ECHO_CONNS=50            echo connections (N_ECHO requests in all, as N_ECHO/ECHO_CONNS per connection)
 #   RAW=path.jsonl           where the JSON lines go (default bench/results/compare-<UTC time>.jsonl); the table is
@@ -18,10 +22,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 shared=$(cd "${SHARED_BENCH:-$here/../../shared/bench}" && pwd) || { echo "no ../shared/bench" >&2; exit 1; }
 export SHARED_BENCH=$shared
 RUNS=${RUNS:-3}
-PEERS=${PEERS:-"asyncio uvloop node go dotnet-nito dotnet-tpl"}
+PEERS=${PEERS:-"kettle-r2r asyncio uvloop node go dotnet-nito dotnet-tpl"}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 ECHO_CONNS=${ECHO_CONNS:-50}
 export ECHO_CONNS
+ECHO_CLIENT=${ECHO_CLIENT:-c}
+case $ECHO_CLIENT in
+  c) command -v "${CC:-cc}" >/dev/null || { echo "compare: no C compiler for the echo client (set ECHO_CLIENT=node or install gcc)" >&2; exit 1; };;
+  node) ;;
+  *) echo "compare: ECHO_CLIENT must be c or node, not '$ECHO_CLIENT'" >&2; exit 1;;
+esac
+export ECHO_CLIENT
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(spawn switch sleepers queue echo to_thread taskgroup lock process_pool)
 mkdir -p "$here/results"
@@ -62,6 +73,11 @@ for p in $PEERS; do
         dotnet build "$shared/dotnet/Bench.csproj" -c Release -nologo -v q --artifacts-path "$build/dotnet" >&2 && dotnet_built=yes
       fi
       [ "$dotnet_built" = yes ] && available+=("$p") || notes+=("$p: build of $shared/dotnet failed");;
+    kettle-r2r)
+      if dotnet publish "$here/Kettle.Bench/Kettle.Bench.csproj" -c Release --use-current-runtime --self-contained false \
+           -p:PublishReadyToRun=true --artifacts-path "$build/r2r-artifacts" -o "$build/kettle-r2r" -nologo -v q >&2; then
+        available+=("$p")
+      else notes+=("kettle-r2r: the ReadyToRun publish failed"); fi;;
     *) notes+=("$p: unknown peer");;
   esac
 done
@@ -70,6 +86,7 @@ dotnet_dll=$build/dotnet/bin/Bench/release/Bench.dll
 cmd_for() {  # peer -> command prefix taking WORKLOAD N (or echo_server)
   case $1 in
     kettle) echo "bash $here/kettle.sh";;
+    kettle-r2r) echo "dotnet $build/kettle-r2r/Kettle.Bench.dll";;
     asyncio) echo "$PY $shared/py-asyncio/bench.py";;
     uvloop) echo "$PY $shared/py-uvloop/bench.py";;
     trio) echo "$PY $shared/py-trio/bench.py";;
@@ -83,8 +100,8 @@ cmd_for() {  # peer -> command prefix taking WORKLOAD N (or echo_server)
 supports() {  # peer workload -> 0 if the peer has this workload
   case $2 in
     to_thread) [[ $1 != node && $1 != go ]];;
-    lock|process_pool|taskgroup) [[ $1 == kettle || $1 == asyncio ]];;
-    echo_loopback) [[ $1 == kettle ]];;
+    lock|process_pool|taskgroup) [[ $1 == kettle* || $1 == asyncio ]];;
+    echo_loopback) [[ $1 == kettle* ]];;
     *) return 0;;
   esac
 }
@@ -95,7 +112,9 @@ run_one() {  # peer workload n
   if [[ $p == kettle ]]; then
     timeout "$RUN_TIMEOUT" $base "$w" "$n"
   elif [[ $w == echo ]]; then
-    timeout "$RUN_TIMEOUT" $PY "$shared/common/echo_run.py" "$p" --conns "$ECHO_CONNS" --msgs $((n / ECHO_CONNS)) -- $base echo_server
+    timeout "$RUN_TIMEOUT" $PY "$here/echo_run.py" "$p" --client "$ECHO_CLIENT" --conns "$ECHO_CONNS" --msgs $((n / ECHO_CONNS)) -- $base echo_server
+  elif [[ $p == kettle-r2r ]]; then   # the benchmark names itself "kettle"
+    timeout "$RUN_TIMEOUT" $base "$w" "$n" | sed 's/^{"peer": "kettle"/{"peer": "kettle-r2r"/'
   elif [[ $p == asyncio && ( $w == lock || $w == process_pool || $w == taskgroup ) ]]; then
     timeout "$RUN_TIMEOUT" $PY "$here/peers/asyncio_$w.py" "$n"
   else
@@ -107,6 +126,7 @@ bash "$here/kettle.sh" spawn 1 >/dev/null   # builds Kettle.Bench once, outside 
 {
   echo "# compare: $(date -u +%FT%TZ), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
   echo "# kettle $(git -C "$here" rev-parse --short HEAD 2>/dev/null)$(git -C "$here" diff --quiet 2>/dev/null || echo '+dirty'), dotnet $(dotnet --version), node $(node --version 2>/dev/null || echo -), $(go version 2>/dev/null | awk '{print $3}' || echo 'go -'), python $($PY -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)"
+  echo "# echo client: $ECHO_CLIENT ($([[ $ECHO_CLIENT == c ]] && echo 'bench/echo-client/echo_client.c, one thread with epoll' || echo 'the shared Node client'))"
   for note in "${notes[@]}"; do echo "# skipped: $note"; done
 } | tee "$RAW" >&2
 

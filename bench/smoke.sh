@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # CI smoke test of the benchmark harness: every Kettle workload at a tiny size must print one valid JSON line
 # (peer "kettle", the right workload, positive seconds and ops/s). Times are not checked. Needs only the .NET SDK;
-# the shared-client echo also runs when node and ../shared/bench are there.
+# echo also runs when python3 and a C compiler (or node and ../shared/bench) are there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 runs=("spawn 1000" "switch 1000" "sleepers 200" "queue 2000" "to_thread 200" "taskgroup 3000" "lock 1000"
       "process_pool 20" "echo_loopback 500")
-shared=${SHARED_BENCH:-$here/../../shared/bench}
-if command -v node >/dev/null && command -v python3 >/dev/null && [ -f "$shared/common/echo_run.py" ]; then
+# echo runs through bench/echo_run.py with the C client when there is a C compiler, else with the shared Node client.
+if command -v python3 >/dev/null && command -v "${CC:-cc}" >/dev/null; then
   runs+=("echo 500")
+  export ECHO_CLIENT=c
+elif command -v python3 >/dev/null && command -v node >/dev/null && [ -f "${SHARED_BENCH:-$here/../../shared/bench}/node/echo_client.mjs" ]; then
+  runs+=("echo 500")
+  export ECHO_CLIENT=node
 else
-  echo "smoke: echo through the shared Node client skipped (node, python3 or ../shared/bench missing); echo_loopback covers the server"
+  echo "smoke: echo through a load client skipped (python3 and cc or node missing); echo_loopback covers the server"
 fi
 
 bash "$here/kettle.sh" spawn 1 >/dev/null   # build once, outside the timed part
