@@ -146,4 +146,84 @@ public class ContextFlowTests
 
         Assert.Equal("creator", seen);
     }
+
+    // Between steps the loop runs in its own context: what a task's step set never shows in a callback, however the
+    // step ended (a loop-native suspension, which spares the end of the step a second capture; an inline coroutine
+    // that suspended under a plain async method; a foreign await; the task finishing).
+    [Fact]
+    public void AsyncLocal_SetInAStep_NeverSeenByCallbacksBetweenSteps()
+    {
+        static async Coroutine Inner()
+        {
+            Value.Value = "inner";
+            await Aio.Sleep(1);
+        }
+
+        static async Coroutine<int> QueueWait(AioQueue<int> queue, Action<string> probe)
+        {
+            Value.Value = "getter";
+            probe("after a queue wait");
+            return await queue.Get();
+        }
+
+        static async Coroutine<string?> ForeignAwait(Action<string> probe)
+        {
+            Value.Value = "foreign";
+            probe("after a foreign await");
+            await Task.Yield();
+            return Value.Value;
+        }
+
+        static async Coroutine<string?> Finish(Action<string> probe)
+        {
+            Value.Value = "finisher";
+            probe("after a task finished");
+            return Value.Value;
+        }
+
+        static async Coroutine<List<string>> Main()
+        {
+            var loop = Aio.GetRunningLoop();
+            var seen = new List<string>();
+            void Probe(string when) => loop.CallSoon(() => seen.Add($"{when}: {Value.Value ?? "base"}"));
+            var queue = new AioQueue<int>();
+
+            // 1. A loop-native suspension (a queue get) ends the step.
+            var getter = Aio.CreateTask(QueueWait(queue, Probe));
+            // 2. A coroutine that suspends loop-natively, awaited by a plain async method run as a task.
+            var plain = Aio.CreateTask(async () =>
+            {
+                Value.Value = "plain";
+                Probe("after an inline coroutine under plain async");
+                await Inner();
+                return Value.Value;
+            });
+            // 3. A foreign await.
+            var foreign = Aio.CreateTask(ForeignAwait(Probe));
+            // 4. The task finishes in its first step.
+            var finisher = Aio.CreateTask(Finish(Probe));
+            await Aio.Sleep(0.5);
+            queue.PutNowait(7);
+            Assert.Equal(7, await getter);
+            Assert.Equal("plain", await plain);
+            Assert.Equal("foreign", await foreign);
+            Assert.Equal("finisher", await finisher);
+            Probe("at the end");
+            await Aio.Yield();
+            return seen;
+        }
+
+        List<string> seen = [];
+        HangGuard.Run(() => seen = Virtual.Run(Main()));
+
+        Assert.Equal(
+            [
+                "after a queue wait: base",
+                "after an inline coroutine under plain async: base",
+                "after a foreign await: base",
+                "after a task finished: base",
+                "at the end: base",
+            ],
+            seen);
+    }
 }

@@ -167,7 +167,10 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    void IFrame.ResumeFrame()
+    void IFrame.ResumeFrame() => ResumeAsFrame();
+
+    /// <summary>Resumes the waiting frame if the owner agrees (<see cref="IWaiterOwner.OnResume"/>).</summary>
+    internal void ResumeAsFrame()
     {
         var t = Task!;
         var frame = Frame!;

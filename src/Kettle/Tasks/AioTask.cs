@@ -548,6 +548,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal void BeginStep(EventLoop l)
     {
         l.currentTask = this;
+        l.suspendContextKnown = false;
         if ((flags & FlagBlockedOutside) != 0)
         {
             flags &= unchecked((byte)~FlagBlockedOutside);
@@ -577,19 +578,26 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void RunFrame(IFrame frame, EventLoop l)
     {
-        if (frame is AioTask box)
+        // A frame is one of three kinds. The two sealed ones are told by their exact type (one compare); a class
+        // test for AioTask would walk the box's base types, and an interface call goes through a dispatch stub.
+        if (frame is Waiter waiter)
         {
-            var ctx = box.context;
-            if (ctx is not null && !ReferenceEquals(ctx, l.baseContext))
-            {
-                ExecutionContext.Restore(ctx);
-            }
-            box.ResumeCore();
+            waiter.ResumeAsFrame();
+            return;
         }
-        else
+        if (frame is ActionFrame action)
         {
-            frame.ResumeFrame();
+            action.ResumeFrame();
+            return;
         }
+        Debug.Assert(frame is AioTask, "A frame is a Waiter, an ActionFrame or a task box.");
+        var box = Unsafe.As<AioTask>(frame);
+        var ctx = box.context;
+        if (ctx is not null && !ReferenceEquals(ctx, l.baseContext))
+        {
+            ExecutionContext.Restore(ctx);
+        }
+        box.ResumeCore();
     }
 
     void IFrame.ResumeFrame() => ResumeCore();

@@ -148,7 +148,19 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         // As a plain async method call: AsyncLocal changes made by the callee do not leak to the caller.
         var saved = ExecutionContext.Capture();
         ResumeCore();
-        if (saved is not null && !ReferenceEquals(ExecutionContext.Capture(), saved))
+        ExecutionContext? current;
+        if (l.suspendContextKnown)
+        {
+            // The coroutine suspended loop-natively: its suspension captured the context last. The caller is not
+            // necessarily a coroutine that suspends in turn, so the step's end must capture again.
+            l.suspendContextKnown = false;
+            current = l.suspendContext;
+        }
+        else
+        {
+            current = ExecutionContext.Capture();
+        }
+        if (saved is not null && !ReferenceEquals(current, saved))
         {
             ExecutionContext.Restore(saved);
         }

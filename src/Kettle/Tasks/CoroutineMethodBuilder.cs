@@ -67,8 +67,10 @@ public struct CoroutineMethodBuilder<T>
         where TAwaiter : INotifyCompletion
     {
         // AsyncLocal values flow as in plain async code: the frame resumes with the context it had here.
-        b.context = ExecutionContext.Capture();
-        if (b.loop is { Debug: true })
+        var context = ExecutionContext.Capture();
+        b.context = context;
+        var l = b.loop;
+        if (l is { Debug: true })
         {
             SuspendSites.Note(b);
         }
@@ -76,6 +78,13 @@ public struct CoroutineMethodBuilder<T>
         {
             // Kettle's own awaiter: it takes the frame directly, no delegate (the JIT removes the box for struct awaiters).
             ((ILoopAwaiter)awaiter).OnSuspend(b);
+            if (l is not null)
+            {
+                // Nothing runs between here and the end of the step but returns (a caller that is an inline frame
+                // suspends in turn and sets this again): the step's end need not capture the context once more.
+                l.suspendContext = context;
+                l.suspendContextKnown = true;
+            }
         }
         else
         {

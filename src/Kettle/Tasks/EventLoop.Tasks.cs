@@ -14,6 +14,13 @@ public sealed partial class EventLoop
     /// <summary>The loop thread's ExecutionContext between steps.</summary>
     internal ExecutionContext? baseContext;
 
+    // The ExecutionContext a loop-native suspension captured, when nothing can have changed it since: the step's
+    // last frame suspended with it (set by the method builder after the awaiter took the frame; cleared when a step
+    // begins and when an inline coroutine returns to a caller, whose own suspension, if any, sets it again). Only
+    // RestoreBaseContext reads it. Loop thread only.
+    internal ExecutionContext? suspendContext;
+    internal bool suspendContextKnown;
+
     // Live tasks, by slot; freed slots are reused, so registering allocates nothing in steady state.
     // Both grow in chunks, never copied: see ChunkedArray.
     private readonly ChunkedArray<AioTask?> taskSlots = new(64);
@@ -176,7 +183,20 @@ public sealed partial class EventLoop
     internal void RestoreBaseContext()
     {
         var b = baseContext;
-        if (b is not null && !ReferenceEquals(ExecutionContext.Capture(), b))
+        ExecutionContext? current;
+        if (suspendContextKnown)
+        {
+            // The step ended in a loop-native suspension, which captured the context as its last act: no second
+            // capture (a thread-static read) per step.
+            suspendContextKnown = false;
+            current = suspendContext;
+            suspendContext = null;
+        }
+        else
+        {
+            current = ExecutionContext.Capture();
+        }
+        if (b is not null && !ReferenceEquals(current, b))
         {
             ExecutionContext.Restore(b);
         }
