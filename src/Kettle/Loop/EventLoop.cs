@@ -90,6 +90,9 @@ public sealed partial class EventLoop : IDisposable
     private bool stopping;
     private Func<bool>? stopWhen;
 
+    // RunUntilDone's task: checked after every iteration without a delegate call (the common stop condition).
+    private AioTask? stopWhenDone;
+
     /// <summary>Tasks waiting on something outside the loop (a thread, a socket): virtual time does not jump
     /// while one does, since its completion may arrive at any real moment. Loop thread only.</summary>
     internal int externalPending;
@@ -346,7 +349,7 @@ public sealed partial class EventLoop : IDisposable
             while (!stopping)
             {
                 RunOnce();
-                if (stopWhen is { } w && w())
+                if (stopWhenDone is { } t ? t.IsDone : stopWhen is { } w && w())
                 {
                     break;
                 }
@@ -377,7 +380,15 @@ public sealed partial class EventLoop : IDisposable
     /// <summary>Runs the loop until <paramref name="task"/> is done, then returns (without reading its result).</summary>
     internal void RunUntilDone(AioTask task)
     {
-        RunUntil(() => task.IsDone);
+        stopWhenDone = task;
+        try
+        {
+            RunForever();
+        }
+        finally
+        {
+            stopWhenDone = null;
+        }
         if (!task.IsDone)
         {
             throw new InvalidOperationException("The event loop stopped before the task completed.");

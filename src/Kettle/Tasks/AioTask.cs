@@ -548,7 +548,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal void BeginStep(EventLoop l)
     {
         l.currentTask = this;
-        l.suspendContextKnown = false;
+        l.suspendContextState = EventLoop.ContextUnknown;
         if ((flags & FlagBlockedOutside) != 0)
         {
             flags &= unchecked((byte)~FlagBlockedOutside);

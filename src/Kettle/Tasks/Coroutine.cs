@@ -148,19 +148,13 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         // As a plain async method call: AsyncLocal changes made by the callee do not leak to the caller.
         var saved = ExecutionContext.Capture();
         ResumeCore();
-        ExecutionContext? current;
-        if (l.suspendContextKnown)
-        {
-            // The coroutine suspended loop-natively: its suspension captured the context last. The caller is not
-            // necessarily a coroutine that suspends in turn, so the step's end must capture again.
-            l.suspendContextKnown = false;
-            current = l.suspendContext;
-        }
-        else
-        {
-            current = ExecutionContext.Capture();
-        }
-        if (saved is not null && !ReferenceEquals(current, saved))
+        // When the coroutine suspended loop-natively at the base context and the caller runs in it too, nothing
+        // needs capturing. The caller is not necessarily a coroutine that suspends in turn, so the step's end must
+        // not rely on this suspension: back to unknown.
+        var state = l.suspendContextState;
+        l.suspendContextState = EventLoop.ContextUnknown;
+        if (saved is not null && !(state == EventLoop.SuspendedAtBase && ReferenceEquals(saved, l.baseContext))
+            && !ReferenceEquals(ExecutionContext.Capture(), saved))
         {
             ExecutionContext.Restore(saved);
         }

@@ -82,8 +82,7 @@ public struct CoroutineMethodBuilder<T>
             {
                 // Nothing runs between here and the end of the step but returns (a caller that is an inline frame
                 // suspends in turn and sets this again): the step's end need not capture the context once more.
-                l.suspendContext = context;
-                l.suspendContextKnown = true;
+                l.suspendContextState = ReferenceEquals(context, l.baseContext) ? EventLoop.SuspendedAtBase : EventLoop.SuspendedElsewhere;
             }
         }
         else

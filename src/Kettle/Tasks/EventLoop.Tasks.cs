@@ -14,12 +14,15 @@ public sealed partial class EventLoop
     /// <summary>The loop thread's ExecutionContext between steps.</summary>
     internal ExecutionContext? baseContext;
 
-    // The ExecutionContext a loop-native suspension captured, when nothing can have changed it since: the step's
-    // last frame suspended with it (set by the method builder after the awaiter took the frame; cleared when a step
-    // begins and when an inline coroutine returns to a caller, whose own suspension, if any, sets it again). Only
-    // RestoreBaseContext reads it. Loop thread only.
-    internal ExecutionContext? suspendContext;
-    internal bool suspendContextKnown;
+    // What a loop-native suspension saw of the ExecutionContext, when nothing can have changed it since: the step's
+    // last frame suspended with the loop's base context (SuspendedAtBase) or another one (SuspendedElsewhere). Set by
+    // the method builder after the awaiter took the frame; back to ContextUnknown when a step begins and when an
+    // inline coroutine returns to its caller (whose own suspension, if any, sets it again). A byte, not the context
+    // itself: a reference store would cost a write barrier per step. Loop thread only.
+    internal const byte ContextUnknown = 0;
+    internal const byte SuspendedAtBase = 1;
+    internal const byte SuspendedElsewhere = 2;
+    internal byte suspendContextState;
 
     // Live tasks, by slot; freed slots are reused, so registering allocates nothing in steady state.
     // Both grow in chunks, never copied: see ChunkedArray.
@@ -182,21 +185,16 @@ public sealed partial class EventLoop
 
     internal void RestoreBaseContext()
     {
+        var state = suspendContextState;
+        suspendContextState = ContextUnknown;
+        // A step that ended in a loop-native suspension at the base context needs no capture (a thread-static read)
+        // to know that.
+        if (state == SuspendedAtBase)
+        {
+            return;
+        }
         var b = baseContext;
-        ExecutionContext? current;
-        if (suspendContextKnown)
-        {
-            // The step ended in a loop-native suspension, which captured the context as its last act: no second
-            // capture (a thread-static read) per step.
-            suspendContextKnown = false;
-            current = suspendContext;
-            suspendContext = null;
-        }
-        else
-        {
-            current = ExecutionContext.Capture();
-        }
-        if (b is not null && !ReferenceEquals(current, b))
+        if (b is not null && (state == SuspendedElsewhere || !ReferenceEquals(ExecutionContext.Capture(), b)))
         {
             ExecutionContext.Restore(b);
         }
