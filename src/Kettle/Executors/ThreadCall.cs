@@ -19,7 +19,7 @@ internal interface IThreadWork
 /// <summary>
 /// A call made from a loop on a thread pool (to_thread, run_in_executor with a <see cref="ThreadPoolExecutor"/>):
 /// the call, the queue item and the loop future it completes are this one object, and the outcome comes back
-/// through the loop's inbox as the object itself. One allocation per call (asyncio: the concurrent future, the
+/// through the loop's posted list (<see cref="EventLoop.TryPostThreadsafe"/>) as the object itself. One allocation per call (asyncio: the concurrent future, the
 /// asyncio future wrapping it, and the call_soon_threadsafe handle). While it is in flight the loop counts it in
 /// <see cref="EventLoop.executorPending"/>, so virtual time does not jump past it.
 /// </summary>
@@ -29,7 +29,7 @@ internal interface IThreadWork
 /// outcome is dropped when it comes back).
 /// <para>Threading: made and completed on the loop thread; run on a pool thread.</para>
 /// </remarks>
-internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IReadyItem
+internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPostedItem
 {
     private const int Queued = 0;
     private const int Running = 1;
@@ -43,9 +43,23 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     // its own: the loop writes the task's error when it cancels the future while the thread may still be running.
     private Exception? thrown;
     private int state;
+    // The link of the pool's queue while the call is queued, then of the loop's posted list once it is done (the
+    // call is never in both: a thread took it off the queue before it runs).
+    private object? link;
 
     /// <inheritdoc/>
-    public IThreadWork? NextQueued { get; set; }
+    public IThreadWork? NextQueued
+    {
+        get => Unsafe.As<IThreadWork>(link);
+        set => link = value;
+    }
+
+    /// <inheritdoc/>
+    IPostedItem? IPostedItem.NextPosted
+    {
+        get => Unsafe.As<IPostedItem>(Volatile.Read(ref link));
+        set => Volatile.Write(ref link, value);
+    }
 
     private protected ThreadCall(EventLoop loop)
     {
@@ -94,7 +108,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
         }
         Volatile.Write(ref state, Done);
         var l = loop!;
-        if (!l.TryEnqueueThreadsafe(this) && thrown is { } error)
+        if (!l.TryPostThreadsafe(this) && thrown is { } error)
         {
             // The loop closed while the call ran: nobody can await it any more. Say so if it failed.
             l.CallExceptionHandler(new LoopExceptionContext("Executor work failed after its event loop closed", error));
