@@ -42,23 +42,24 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
     // before it posts the call back, and a call cancelled while it ran never reads it). The exception has a field of
     // its own: the loop writes the task's error when it cancels the future while the thread may still be running.
     private Exception? thrown;
-    private int state;
-    // The link of the pool's queue while the call is queued, then of the loop's posted list once it is done (the
-    // call is never in both: a thread took it off the queue before it runs).
-    private object? link;
+
+    // Two task fields a future never uses hold the rest (16 B less per call): sleepToken (a future never sleeps) is
+    // the call's state, and waitTarget (a future never waits) its link: in the pool's queue while it is queued, then
+    // in the loop's posted list once it is done (never both: a thread took it off the queue before it ran).
+    private ref int State => ref sleepToken;
 
     /// <inheritdoc/>
     public IThreadWork? NextQueued
     {
-        get => Unsafe.As<IThreadWork>(link);
-        set => link = value;
+        get => Unsafe.As<IThreadWork>(waitTarget);
+        set => waitTarget = value;
     }
 
     /// <inheritdoc/>
     IPostedItem? IPostedItem.NextPosted
     {
-        get => Unsafe.As<IPostedItem>(Volatile.Read(ref link));
-        set => Volatile.Write(ref link, value);
+        get => Unsafe.As<IPostedItem>(Volatile.Read(ref waitTarget));
+        set => Volatile.Write(ref waitTarget, value);
     }
 
     private protected ThreadCall(EventLoop loop)
@@ -92,7 +93,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IThreadWork.Execute()
     {
-        if (Interlocked.CompareExchange(ref state, Running, Queued) != Queued)
+        if (Interlocked.CompareExchange(ref State, Running, Queued) != Queued)
         {
             return; // cancelled while queued: it never runs
         }
@@ -106,7 +107,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
         {
             ExecutionContext.Run(ctx, static s => ((ThreadCall<TResult>)s!).CallAndStore(), this);
         }
-        Volatile.Write(ref state, Done);
+        Volatile.Write(ref State, Done);
         var l = loop!;
         if (!l.TryPostThreadsafe(this) && thrown is { } error)
         {
@@ -129,7 +130,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
 
     void IThreadWork.CancelQueued()
     {
-        if (Interlocked.CompareExchange(ref state, CancelledByExecutor, Queued) != Queued)
+        if (Interlocked.CompareExchange(ref State, CancelledByExecutor, Queued) != Queued)
         {
             return;
         }
@@ -151,7 +152,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IReadyItem.RunReady()
     {
-        if (Volatile.Read(ref state) == CancelledByExecutor)
+        if (Volatile.Read(ref State) == CancelledByExecutor)
         {
             SettleCancelledByExecutor();
             return;
@@ -193,7 +194,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
         {
             Extras.CancelMessage = message;
         }
-        if (Interlocked.CompareExchange(ref state, CancelledByFuture, Queued) == Queued)
+        if (Interlocked.CompareExchange(ref State, CancelledByFuture, Queued) == Queued)
         {
             loop!.executorPending--; // it will never come back
         }
