@@ -43,7 +43,7 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadCall1<T1, TResult>(loop, function, arg1))
-            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1] : [], () => function(arg1));
+            : SubmitElsewhere(loop, ex, function, arg1);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
@@ -54,7 +54,7 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadCall2<T1, T2, TResult>(loop, function, arg1, arg2))
-            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2] : [], () => function(arg1, arg2));
+            : SubmitElsewhere(loop, ex, function, arg1, arg2);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
@@ -65,7 +65,7 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadCall3<T1, T2, T3, TResult>(loop, function, arg1, arg2, arg3))
-            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
+            : SubmitElsewhere(loop, ex, function, arg1, arg2, arg3);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
@@ -76,11 +76,7 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadActionCall0(loop, action))
-            : Submit<VoidResult>(loop, ex, action, [], () =>
-            {
-                action();
-                return default;
-            });
+            : SubmitElsewhere(loop, ex, action);
     }
 
     /// <summary>As <see cref="RunInExecutor(Executor?, Action)"/> with one argument.</summary>
@@ -91,11 +87,7 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadActionCall1<T1>(loop, action, arg1))
-            : Submit<VoidResult>(loop, ex, action, ForProcesses(ex) ? [arg1] : [], () =>
-            {
-                action(arg1);
-                return default;
-            });
+            : SubmitElsewhere(loop, ex, action, arg1);
     }
 
     // Only an executor that sends the arguments elsewhere (process pool, cluster) reads the argument array; threads call
@@ -116,6 +108,31 @@ public static partial class Aio
         }
         return call;
     }
+
+    // Other executors with arguments: the closure the thread-side invoker needs is made here, not in RunInExecutor,
+    // where the compiler would allocate it on entry (a lambda capturing parameters), for thread pools too.
+    private static Future<TResult> SubmitElsewhere<T1, TResult>(EventLoop loop, Executor ex, Func<T1, TResult> function, T1 arg1) =>
+        Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1] : [], () => function(arg1));
+
+    private static Future<TResult> SubmitElsewhere<T1, T2, TResult>(EventLoop loop, Executor ex, Func<T1, T2, TResult> function, T1 arg1, T2 arg2) =>
+        Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2] : [], () => function(arg1, arg2));
+
+    private static Future<TResult> SubmitElsewhere<T1, T2, T3, TResult>(EventLoop loop, Executor ex, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3) =>
+        Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
+
+    private static Future<VoidResult> SubmitElsewhere(EventLoop loop, Executor ex, Action action) =>
+        Submit<VoidResult>(loop, ex, action, [], () =>
+        {
+            action();
+            return default;
+        });
+
+    private static Future<VoidResult> SubmitElsewhere<T1>(EventLoop loop, Executor ex, Action<T1> action, T1 arg1) =>
+        Submit<VoidResult>(loop, ex, action, ForProcesses(ex) ? [arg1] : [], () =>
+        {
+            action(arg1);
+            return default;
+        });
 
     // Other executors (processes, a cluster): the work describes the call; its outcome completes a loop future.
     private static Future<TResult> Submit<TResult>(EventLoop loop, Executor executor, Delegate function, object?[] arguments, Func<TResult> invoker)
