@@ -763,13 +763,17 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
                 l.Ready.Enqueue(t);
                 break;
             case Action<AioTask> cb:
-                l.Ready.Enqueue(new Handle(l, (Action)(() => cb(this)), null));
+                l.Ready.Enqueue(DoneCallbackHandle(l, cb));
                 break;
             case Action a:
                 l.Ready.Enqueue(new Handle(l, a, null));
                 break;
         }
     }
+
+    // The closure is made here, not in Wake: there the compiler would allocate it on every wake-up, whatever the
+    // waiter (a captured pattern variable's closure is made when its scope is entered).
+    private Handle DoneCallbackHandle(EventLoop l, Action<AioTask> cb) => new(l, () => cb(this), null);
 
     // ------------------------------------------------------------------ waits
 
