@@ -51,17 +51,24 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
     /// <inheritdoc/>
     public IThreadWork? NextQueued
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         get => Unsafe.As<IThreadWork>(waitTarget);
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         set => waitTarget = value;
     }
 
     /// <inheritdoc/>
     IPostedItem? IPostedItem.NextPosted
     {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         get => Unsafe.As<IPostedItem>(Volatile.Read(ref waitTarget));
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         set => Volatile.Write(ref waitTarget, value);
     }
 
+    // The paths of a call are compiled optimized at first call: a burst of calls is over before tiered compilation
+    // would replace their unoptimized code (docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected ThreadCall(EventLoop loop)
     {
         this.loop = loop;
@@ -116,6 +123,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CallAndStore()
     {
         try
@@ -211,6 +219,7 @@ internal sealed class ThreadCall0<TResult> : ThreadCall<TResult>
 {
     private readonly Func<TResult> function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall0(EventLoop loop, Func<TResult> function)
         : base(loop)
     {
@@ -219,6 +228,7 @@ internal sealed class ThreadCall0<TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function();
 }
 
@@ -228,6 +238,7 @@ internal sealed class ThreadCall1<T1, TResult> : ThreadCall<TResult>
     private readonly Func<T1, TResult> function;
     private readonly T1 arg1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall1(EventLoop loop, Func<T1, TResult> function, T1 arg1)
         : base(loop)
     {
@@ -237,6 +248,7 @@ internal sealed class ThreadCall1<T1, TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function(arg1);
 }
 
@@ -247,6 +259,7 @@ internal sealed class ThreadCall2<T1, T2, TResult> : ThreadCall<TResult>
     private readonly T1 arg1;
     private readonly T2 arg2;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall2(EventLoop loop, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
         : base(loop)
     {
@@ -257,6 +270,7 @@ internal sealed class ThreadCall2<T1, T2, TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function(arg1, arg2);
 }
 
@@ -268,6 +282,7 @@ internal sealed class ThreadCall3<T1, T2, T3, TResult> : ThreadCall<TResult>
     private readonly T2 arg2;
     private readonly T3 arg3;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall3(EventLoop loop, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
         : base(loop)
     {
@@ -279,6 +294,7 @@ internal sealed class ThreadCall3<T1, T2, T3, TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function(arg1, arg2, arg3);
 }
 
@@ -287,6 +303,7 @@ internal sealed class ThreadActionCall0 : ThreadCall<VoidResult>
 {
     private readonly Action action;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadActionCall0(EventLoop loop, Action action)
         : base(loop)
     {
@@ -295,6 +312,7 @@ internal sealed class ThreadActionCall0 : ThreadCall<VoidResult>
 
     private protected override Delegate Function => action;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override VoidResult Call()
     {
         action();
@@ -308,6 +326,7 @@ internal sealed class ThreadActionCall1<T1> : ThreadCall<VoidResult>
     private readonly Action<T1> action;
     private readonly T1 arg1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadActionCall1(EventLoop loop, Action<T1> action, T1 arg1)
         : base(loop)
     {
@@ -317,6 +336,7 @@ internal sealed class ThreadActionCall1<T1> : ThreadCall<VoidResult>
 
     private protected override Delegate Function => action;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override VoidResult Call()
     {
         action(arg1);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 public static partial class Aio
@@ -8,15 +10,19 @@ public static partial class Aio
     /// surfaces at the await. Cancelling the awaiting task stops the waiting at once; the thread itself runs to
     /// the end (threads cannot be stopped safely), as in asyncio. asyncio counterpart: <c>asyncio.to_thread(func)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> ToThread<TResult>(Func<TResult> function) => RunInExecutor(null, function);
 
     /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> with one argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> ToThread<T1, TResult>(Func<T1, TResult> function, T1 arg1) => RunInExecutor(null, function, arg1);
 
     /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> with two arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> ToThread<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) => RunInExecutor(null, function, arg1, arg2);
 
     /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> for a function without a result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask ToThread(Action action) => RunInExecutor(null, action);
 
     /// <summary>
@@ -25,6 +31,7 @@ public static partial class Aio
     /// With a process pool executor, the function must be a static method: it is sent, with its
     /// arguments, to a worker process. asyncio counterpart: <c>loop.run_in_executor(executor, func)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<TResult>(Executor? executor, Func<TResult> function)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -36,6 +43,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with one argument (asyncio: <c>run_in_executor(executor, func, arg)</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, TResult>(Executor? executor, Func<T1, TResult> function, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -47,6 +55,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, T2, TResult>(Executor? executor, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -58,6 +67,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, T2, T3, TResult>(Executor? executor, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -69,6 +79,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask RunInExecutor(Executor? executor, Action action)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -80,6 +91,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor(Executor?, Action)"/> with one argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask RunInExecutor<T1>(Executor? executor, Action<T1> action, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -94,7 +106,10 @@ public static partial class Aio
     // the closure, so for them the array and the boxed arguments are not made.
     private static bool ForProcesses(Executor executor) => executor.SendsArguments;
 
-    // Thread pools: the call object is the queue item and the future (one allocation, no closure).
+    // Thread pools: the call object is the queue item and the future (one allocation, no closure). The thread-pool
+    // paths are compiled optimized at first call: a burst of calls is over before tiered compilation would replace
+    // their unoptimized code (docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ThreadCall<TResult> Submit<TResult>(ThreadPoolExecutor pool, ThreadCall<TResult> call)
     {
         try
