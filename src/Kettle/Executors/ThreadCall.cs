@@ -19,9 +19,10 @@ internal interface IThreadWork
 /// <summary>
 /// A call made from a loop on a thread pool (to_thread, run_in_executor with a <see cref="ThreadPoolExecutor"/>):
 /// the call, the queue item and the loop future it completes are this one object, and the outcome comes back
-/// through the loop's posted list (<see cref="EventLoop.TryPostThreadsafe"/>) as the object itself. One allocation per call (asyncio: the concurrent future, the
-/// asyncio future wrapping it, and the call_soon_threadsafe handle). While it is in flight the loop counts it in
-/// <see cref="EventLoop.executorPending"/>, so virtual time does not jump past it.
+/// through the loop's posted list (<see cref="EventLoop.TryPostThreadsafe"/>) as the object itself, linked through
+/// it. One allocation per call (asyncio: the concurrent future, the asyncio future wrapping it, and the
+/// call_soon_threadsafe handle). While it is in flight the loop counts it in <see cref="EventLoop.executorPending"/>,
+/// so virtual time does not jump past it.
 /// </summary>
 /// <remarks>
 /// State goes Queued → Running → Done, or Queued → Cancelled, by atomic steps: a call cancelled before a thread takes
@@ -43,7 +44,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPo
     // its own: the loop writes the task's error when it cancels the future while the thread may still be running.
     private Exception? thrown;
 
-    // Two task fields a future never uses hold the rest (16 B less per call): sleepToken (a future never sleeps) is
+    // Two task fields a future never uses hold the rest (8 B less per call): sleepToken (a future never sleeps) is
     // the call's state, and waitTarget (a future never waits) its link: in the pool's queue while it is queued, then
     // in the loop's posted list once it is done (never both: a thread took it off the queue before it ran).
     private ref int State => ref sleepToken;

@@ -7,7 +7,7 @@ namespace Kettle;
 
 /// <summary>
 /// A single-threaded, cooperative event loop: a FIFO ready queue, a timer heap and a thread-safe
-/// inbox. asyncio counterpart: <c>asyncio.AbstractEventLoop</c> (the default selector loop).
+/// inbox (and a second one for executor results). asyncio counterpart: <c>asyncio.AbstractEventLoop</c> (the default selector loop).
 /// </summary>
 /// <remarks>
 /// <para>Threading: one loop per thread. Every member belongs to the loop thread except
@@ -347,6 +347,7 @@ public sealed partial class EventLoop : IDisposable
     private bool HasPosted => postedHead.NextPosted is not null;
 
     /// <summary>The head of the posted list before anything was posted.</summary>
+    /// <remarks>Threading: as <see cref="IPostedItem"/>; never run.</remarks>
     private sealed class PostedPlaceholder : IPostedItem
     {
         private IPostedItem? next;
