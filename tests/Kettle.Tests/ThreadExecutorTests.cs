@@ -258,6 +258,44 @@ public class ThreadExecutorTests
     }
 
     [Fact]
+    public void ToThread_CallbackPostedByTheThreadBeforeItReturns_RunsBeforeTheResultIsDelivered()
+    {
+        // Results come back through their own list, callbacks through the thread-safe inbox: one thread's posts
+        // still keep their order across the two, also when more results are waiting than the loop takes at once.
+        async Coroutine<(int Delivered, int Early)> Main()
+        {
+            var loop = Aio.GetRunningLoop();
+            using var pool = new ThreadPoolExecutor(maxWorkers: 1);
+            var ran = new bool[3000];
+            int delivered = 0, early = 0;
+            var calls = new AioTask<int>[ran.Length];
+            for (int i = 0; i < calls.Length; i++)
+            {
+                calls[i] = Aio.RunInExecutor(pool, k =>
+                {
+                    loop.CallSoonThreadsafe(() => ran[k] = true);
+                    return k;
+                }, i);
+                calls[i].AddDoneCallback(t =>
+                {
+                    delivered++;
+                    if (!ran[((AioTask<int>)t).Result])
+                    {
+                        early++;
+                    }
+                });
+            }
+            await Aio.Gather(calls);
+            await Aio.Sleep(0);
+            return (delivered, early);
+        }
+
+        var r = Virtual.Run(Main());
+        Assert.Equal(3000, r.Delivered);
+        Assert.Equal(0, r.Early);
+    }
+
+    [Fact]
     public void RunInExecutor_PoolShutDownCancellingPending_QueuedCallEndsCancelledAndRunningOneCompletes()
     {
         var pool = new ThreadPoolExecutor(maxWorkers: 1);

@@ -19,9 +19,10 @@ internal interface IThreadWork
 /// <summary>
 /// A call made from a loop on a thread pool (to_thread, run_in_executor with a <see cref="ThreadPoolExecutor"/>):
 /// the call, the queue item and the loop future it completes are this one object, and the outcome comes back
-/// through the loop's inbox as the object itself. One allocation per call (asyncio: the concurrent future, the
-/// asyncio future wrapping it, and the call_soon_threadsafe handle). While it is in flight the loop counts it in
-/// <see cref="EventLoop.executorPending"/>, so virtual time does not jump past it.
+/// through the loop's posted list (<see cref="EventLoop.TryPostThreadsafe"/>) as the object itself, linked through
+/// it. One allocation per call (asyncio: the concurrent future, the asyncio future wrapping it, and the
+/// call_soon_threadsafe handle). While it is in flight the loop counts it in <see cref="EventLoop.executorPending"/>,
+/// so virtual time does not jump past it.
 /// </summary>
 /// <remarks>
 /// State goes Queued → Running → Done, or Queued → Cancelled, by atomic steps: a call cancelled before a thread takes
@@ -29,7 +30,7 @@ internal interface IThreadWork
 /// outcome is dropped when it comes back).
 /// <para>Threading: made and completed on the loop thread; run on a pool thread.</para>
 /// </remarks>
-internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IReadyItem
+internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IPostedItem
 {
     private const int Queued = 0;
     private const int Running = 1;
@@ -42,11 +43,33 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     // before it posts the call back, and a call cancelled while it ran never reads it). The exception has a field of
     // its own: the loop writes the task's error when it cancels the future while the thread may still be running.
     private Exception? thrown;
-    private int state;
+
+    // Two task fields a future never uses hold the rest (8 B less per call): sleepToken (a future never sleeps) is
+    // the call's state, and waitTarget (a future never waits) its link: in the pool's queue while it is queued, then
+    // in the loop's posted list once it is done (never both: a thread took it off the queue before it ran).
+    private ref int State => ref sleepToken;
 
     /// <inheritdoc/>
-    public IThreadWork? NextQueued { get; set; }
+    public IThreadWork? NextQueued
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => Unsafe.As<IThreadWork>(waitTarget);
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        set => waitTarget = value;
+    }
 
+    /// <inheritdoc/>
+    IPostedItem? IPostedItem.NextPosted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => Unsafe.As<IPostedItem>(Volatile.Read(ref waitTarget));
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        set => Volatile.Write(ref waitTarget, value);
+    }
+
+    // The paths of a call are compiled optimized at first call: a burst of calls is over before tiered compilation
+    // would replace their unoptimized code (docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected ThreadCall(EventLoop loop)
     {
         this.loop = loop;
@@ -78,7 +101,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IThreadWork.Execute()
     {
-        if (Interlocked.CompareExchange(ref state, Running, Queued) != Queued)
+        if (Interlocked.CompareExchange(ref State, Running, Queued) != Queued)
         {
             return; // cancelled while queued: it never runs
         }
@@ -92,15 +115,16 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
         {
             ExecutionContext.Run(ctx, static s => ((ThreadCall<TResult>)s!).CallAndStore(), this);
         }
-        Volatile.Write(ref state, Done);
+        Volatile.Write(ref State, Done);
         var l = loop!;
-        if (!l.TryEnqueueThreadsafe(this) && thrown is { } error)
+        if (!l.TryPostThreadsafe(this) && thrown is { } error)
         {
             // The loop closed while the call ran: nobody can await it any more. Say so if it failed.
             l.CallExceptionHandler(new LoopExceptionContext("Executor work failed after its event loop closed", error));
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CallAndStore()
     {
         try
@@ -115,7 +139,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
 
     void IThreadWork.CancelQueued()
     {
-        if (Interlocked.CompareExchange(ref state, CancelledByExecutor, Queued) != Queued)
+        if (Interlocked.CompareExchange(ref State, CancelledByExecutor, Queued) != Queued)
         {
             return;
         }
@@ -137,7 +161,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IReadyItem.RunReady()
     {
-        if (Volatile.Read(ref state) == CancelledByExecutor)
+        if (Volatile.Read(ref State) == CancelledByExecutor)
         {
             SettleCancelledByExecutor();
             return;
@@ -179,7 +203,7 @@ internal abstract class ThreadCall<TResult> : AioTask<TResult>, IThreadWork, IRe
         {
             Extras.CancelMessage = message;
         }
-        if (Interlocked.CompareExchange(ref state, CancelledByFuture, Queued) == Queued)
+        if (Interlocked.CompareExchange(ref State, CancelledByFuture, Queued) == Queued)
         {
             loop!.executorPending--; // it will never come back
         }
@@ -196,6 +220,7 @@ internal sealed class ThreadCall0<TResult> : ThreadCall<TResult>
 {
     private readonly Func<TResult> function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall0(EventLoop loop, Func<TResult> function)
         : base(loop)
     {
@@ -204,6 +229,7 @@ internal sealed class ThreadCall0<TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function();
 }
 
@@ -213,6 +239,7 @@ internal sealed class ThreadCall1<T1, TResult> : ThreadCall<TResult>
     private readonly Func<T1, TResult> function;
     private readonly T1 arg1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall1(EventLoop loop, Func<T1, TResult> function, T1 arg1)
         : base(loop)
     {
@@ -222,6 +249,7 @@ internal sealed class ThreadCall1<T1, TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function(arg1);
 }
 
@@ -232,6 +260,7 @@ internal sealed class ThreadCall2<T1, T2, TResult> : ThreadCall<TResult>
     private readonly T1 arg1;
     private readonly T2 arg2;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall2(EventLoop loop, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
         : base(loop)
     {
@@ -242,6 +271,7 @@ internal sealed class ThreadCall2<T1, T2, TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function(arg1, arg2);
 }
 
@@ -253,6 +283,7 @@ internal sealed class ThreadCall3<T1, T2, T3, TResult> : ThreadCall<TResult>
     private readonly T2 arg2;
     private readonly T3 arg3;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadCall3(EventLoop loop, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
         : base(loop)
     {
@@ -264,6 +295,7 @@ internal sealed class ThreadCall3<T1, T2, T3, TResult> : ThreadCall<TResult>
 
     private protected override Delegate Function => function;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override TResult Call() => function(arg1, arg2, arg3);
 }
 
@@ -272,6 +304,7 @@ internal sealed class ThreadActionCall0 : ThreadCall<VoidResult>
 {
     private readonly Action action;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadActionCall0(EventLoop loop, Action action)
         : base(loop)
     {
@@ -280,6 +313,7 @@ internal sealed class ThreadActionCall0 : ThreadCall<VoidResult>
 
     private protected override Delegate Function => action;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override VoidResult Call()
     {
         action();
@@ -293,6 +327,7 @@ internal sealed class ThreadActionCall1<T1> : ThreadCall<VoidResult>
     private readonly Action<T1> action;
     private readonly T1 arg1;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ThreadActionCall1(EventLoop loop, Action<T1> action, T1 arg1)
         : base(loop)
     {
@@ -302,6 +337,7 @@ internal sealed class ThreadActionCall1<T1> : ThreadCall<VoidResult>
 
     private protected override Delegate Function => action;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private protected override VoidResult Call()
     {
         action(arg1);

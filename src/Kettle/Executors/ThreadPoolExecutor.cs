@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
@@ -76,6 +77,9 @@ public sealed class ThreadPoolExecutor : Executor
     internal override void Submit(ExecutorWork work) => Submit((IThreadWork)work);
 
     /// <summary>Queues a call; throws <see cref="InvalidOperationException"/> after shutdown.</summary>
+    /// <remarks>This and the workers' paths are compiled optimized at first call: a burst of calls is over before
+    /// tiered compilation would replace their unoptimized code (docs/performance.md, "Warm-up").</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void Submit(IThreadWork work)
     {
         lock (queueLock)
@@ -113,8 +117,13 @@ public sealed class ThreadPoolExecutor : Executor
         }
     }
 
-    private bool QueueIsEmpty => Volatile.Read(ref queued) == 0;
+    private bool QueueIsEmpty
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => Volatile.Read(ref queued) == 0;
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryDequeue([NotNullWhen(true)] out IThreadWork? work)
     {
         if (QueueIsEmpty)
@@ -167,6 +176,7 @@ public sealed class ThreadPoolExecutor : Executor
     /// MaxWorkers), so that calls queued behind a long one do not wait for it. Dekker with Submit: the worker
     /// stopped searching (an interlocked step) before it reads the queue; Submit queued before it reads searching.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void BringHelperIfNeeded()
     {
         if (!QueueIsEmpty && Volatile.Read(ref searching) == 0
@@ -186,6 +196,7 @@ public sealed class ThreadPoolExecutor : Executor
     // (a wake-up costs a system call on each side), short enough not to hold a core when the pool is idle.
     private const int SearchSpins = 20;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WorkerLoop()
     {
         // Started as searching (by BringWorkerLocked).

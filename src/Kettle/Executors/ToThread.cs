@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 public static partial class Aio
@@ -8,15 +10,19 @@ public static partial class Aio
     /// surfaces at the await. Cancelling the awaiting task stops the waiting at once; the thread itself runs to
     /// the end (threads cannot be stopped safely), as in asyncio. asyncio counterpart: <c>asyncio.to_thread(func)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> ToThread<TResult>(Func<TResult> function) => RunInExecutor(null, function);
 
     /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> with one argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> ToThread<T1, TResult>(Func<T1, TResult> function, T1 arg1) => RunInExecutor(null, function, arg1);
 
     /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> with two arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> ToThread<T1, T2, TResult>(Func<T1, T2, TResult> function, T1 arg1, T2 arg2) => RunInExecutor(null, function, arg1, arg2);
 
     /// <summary>As <see cref="ToThread{TResult}(Func{TResult})"/> for a function without a result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask ToThread(Action action) => RunInExecutor(null, action);
 
     /// <summary>
@@ -25,6 +31,7 @@ public static partial class Aio
     /// With a process pool executor, the function must be a static method: it is sent, with its
     /// arguments, to a worker process. asyncio counterpart: <c>loop.run_in_executor(executor, func)</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<TResult>(Executor? executor, Func<TResult> function)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -36,6 +43,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with one argument (asyncio: <c>run_in_executor(executor, func, arg)</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, TResult>(Executor? executor, Func<T1, TResult> function, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -43,10 +51,11 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadCall1<T1, TResult>(loop, function, arg1))
-            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1] : [], () => function(arg1));
+            : SubmitElsewhere(loop, ex, function, arg1);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, T2, TResult>(Executor? executor, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -54,10 +63,11 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadCall2<T1, T2, TResult>(loop, function, arg1, arg2))
-            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2] : [], () => function(arg1, arg2));
+            : SubmitElsewhere(loop, ex, function, arg1, arg2);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, T2, T3, TResult>(Executor? executor, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -65,10 +75,11 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadCall3<T1, T2, T3, TResult>(loop, function, arg1, arg2, arg3))
-            : Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
+            : SubmitElsewhere(loop, ex, function, arg1, arg2, arg3);
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask RunInExecutor(Executor? executor, Action action)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -76,14 +87,11 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadActionCall0(loop, action))
-            : Submit<VoidResult>(loop, ex, action, [], () =>
-            {
-                action();
-                return default;
-            });
+            : SubmitElsewhere(loop, ex, action);
     }
 
     /// <summary>As <see cref="RunInExecutor(Executor?, Action)"/> with one argument.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask RunInExecutor<T1>(Executor? executor, Action<T1> action, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -91,18 +99,17 @@ public static partial class Aio
         var ex = executor ?? loop.DefaultExecutor;
         return ex is ThreadPoolExecutor pool
             ? Submit(pool, new ThreadActionCall1<T1>(loop, action, arg1))
-            : Submit<VoidResult>(loop, ex, action, ForProcesses(ex) ? [arg1] : [], () =>
-            {
-                action(arg1);
-                return default;
-            });
+            : SubmitElsewhere(loop, ex, action, arg1);
     }
 
     // Only an executor that sends the arguments elsewhere (process pool, cluster) reads the argument array; threads call
     // the closure, so for them the array and the boxed arguments are not made.
     private static bool ForProcesses(Executor executor) => executor.SendsArguments;
 
-    // Thread pools: the call object is the queue item and the future (one allocation, no closure).
+    // Thread pools: the call object is the queue item and the future (one allocation, no closure). The thread-pool
+    // paths are compiled optimized at first call: a burst of calls is over before tiered compilation would replace
+    // their unoptimized code (docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ThreadCall<TResult> Submit<TResult>(ThreadPoolExecutor pool, ThreadCall<TResult> call)
     {
         try
@@ -116,6 +123,31 @@ public static partial class Aio
         }
         return call;
     }
+
+    // Other executors with arguments: the closure the thread-side invoker needs is made here, not in RunInExecutor,
+    // where the compiler would allocate it on entry (a lambda capturing parameters), for thread pools too.
+    private static Future<TResult> SubmitElsewhere<T1, TResult>(EventLoop loop, Executor ex, Func<T1, TResult> function, T1 arg1) =>
+        Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1] : [], () => function(arg1));
+
+    private static Future<TResult> SubmitElsewhere<T1, T2, TResult>(EventLoop loop, Executor ex, Func<T1, T2, TResult> function, T1 arg1, T2 arg2) =>
+        Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2] : [], () => function(arg1, arg2));
+
+    private static Future<TResult> SubmitElsewhere<T1, T2, T3, TResult>(EventLoop loop, Executor ex, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3) =>
+        Submit<TResult>(loop, ex, function, ForProcesses(ex) ? [arg1, arg2, arg3] : [], () => function(arg1, arg2, arg3));
+
+    private static Future<VoidResult> SubmitElsewhere(EventLoop loop, Executor ex, Action action) =>
+        Submit<VoidResult>(loop, ex, action, [], () =>
+        {
+            action();
+            return default;
+        });
+
+    private static Future<VoidResult> SubmitElsewhere<T1>(EventLoop loop, Executor ex, Action<T1> action, T1 arg1) =>
+        Submit<VoidResult>(loop, ex, action, ForProcesses(ex) ? [arg1] : [], () =>
+        {
+            action(arg1);
+            return default;
+        });
 
     // Other executors (processes, a cluster): the work describes the call; its outcome completes a loop future.
     private static Future<TResult> Submit<TResult>(EventLoop loop, Executor executor, Delegate function, object?[] arguments, Func<TResult> invoker)

@@ -7,7 +7,7 @@ namespace Kettle;
 
 /// <summary>
 /// A single-threaded, cooperative event loop: a FIFO ready queue, a timer heap and a thread-safe
-/// inbox. asyncio counterpart: <c>asyncio.AbstractEventLoop</c> (the default selector loop).
+/// inbox (and a second one for executor results). asyncio counterpart: <c>asyncio.AbstractEventLoop</c> (the default selector loop).
 /// </summary>
 /// <remarks>
 /// <para>Threading: one loop per thread. Every member belongs to the loop thread except
@@ -40,6 +40,14 @@ public sealed partial class EventLoop : IDisposable
     // Awake → Sleeping (the loop, under the gate, before it waits) → Woken (the first poster that sees it asleep;
     // only that one takes the gate to pulse) → Awake (the loop, once it runs again). See WaitForInbox.
     private int sleepState;
+
+    // Executor calls coming back (IPostedItem): a second inbox, a FIFO list through the calls themselves, so a
+    // result costs no queue node or segment. A poster swaps itself in as the tail, then links the previous tail to
+    // itself (wait-free; between the two steps the calls after it stay out of sight, as not posted yet). The loop
+    // keeps the last item it took (at first a placeholder) as the list's head and takes what follows; that item
+    // stays referenced until the next one comes. Head: loop thread only.
+    private IPostedItem postedHead;
+    private IPostedItem postedTail;
 
     /// <summary>How the loop sleeps and is woken; on Linux also its epoll selector for sockets (see LoopSelector).</summary>
     internal readonly LoopSelector Selector;
@@ -110,6 +118,7 @@ public sealed partial class EventLoop : IDisposable
         virtualClock = clock as VirtualClock;
         origin = clock.GetTimestamp();
         syncContext = new LoopSynchronizationContext(this);
+        postedHead = postedTail = new PostedPlaceholder();
         Selector = new LoopSelector(gate, options);
         var factory = options.LoggerFactory ?? Aio.DefaultLoggerFactory;
         logger = factory?.CreateLogger("Kettle") ?? StderrLogger.Instance;
@@ -311,6 +320,48 @@ public sealed partial class EventLoop : IDisposable
             }
         }
         return true;
+    }
+
+    /// <summary>Posts an item from any thread through the list linked through the items (see
+    /// <see cref="IPostedItem"/>); false once the loop is closed. Woken as by <see cref="TryEnqueueThreadsafe"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal bool TryPostThreadsafe(IPostedItem item)
+    {
+        if (closed)
+        {
+            return false;
+        }
+        item.NextPosted = null;
+        var previous = Interlocked.Exchange(ref postedTail, item);
+        previous.NextPosted = item;
+        // Dekker with WaitForInbox, as in TryEnqueueThreadsafe: the link must be visible before sleepState is read.
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref sleepState) == Sleeping && Interlocked.CompareExchange(ref sleepState, Woken, Sleeping) == Sleeping)
+        {
+            lock (gate)
+            {
+                Selector.WakeLocked();
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Whether an item was posted through the linked list and not taken yet. Loop thread only.</summary>
+    private bool HasPosted => postedHead.NextPosted is not null;
+
+    /// <summary>The head of the posted list before anything was posted.</summary>
+    /// <remarks>Threading: as <see cref="IPostedItem"/>; never run.</remarks>
+    private sealed class PostedPlaceholder : IPostedItem
+    {
+        private IPostedItem? next;
+
+        public IPostedItem? NextPosted
+        {
+            get => Volatile.Read(ref next);
+            set => Volatile.Write(ref next, value);
+        }
+
+        public void RunReady() => throw new InvalidOperationException("The posted list's placeholder is never run.");
     }
 
     // ---------------------------------------------------------------- running
@@ -565,7 +616,7 @@ public sealed partial class EventLoop : IDisposable
             var spin = default(SpinWait);
             for (int i = 0; i < InboxSpins; i++)
             {
-                if (!inbox.IsEmpty)
+                if (!inbox.IsEmpty || HasPosted)
                 {
                     return;
                 }
@@ -577,7 +628,7 @@ public sealed partial class EventLoop : IDisposable
             Interlocked.Exchange(ref sleepState, Sleeping);
             try
             {
-                if (!inbox.IsEmpty)
+                if (!inbox.IsEmpty || HasPosted)
                 {
                     return;
                 }
@@ -594,18 +645,75 @@ public sealed partial class EventLoop : IDisposable
     // does not sleep while the inbox holds any), so threads posting without end cannot keep the loop in here.
     private const int MaxDrain = 1 << 16;
 
+    // At most this many posted items (executor results) are taken per iteration: the walk that takes them then
+    // leaves them in the cache for the steps that run them (a burst of 100k results, ~14 MB of calls, is cold by the
+    // time it would run), and the ready queue does not grow to hold a whole burst.
+    private const int MaxPostedTake = 1024;
+
+    // The last item of a snapshot of the posted list not all taken yet (loop thread only): the rest of it is
+    // taken before anything newer, inbox or posted, so one thread's posts keep their order.
+    private IPostedItem? postedBacklogEnd;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainInbox()
     {
+        if (postedBacklogEnd is { } end)
+        {
+            if (!TakePosted(end))
+            {
+                return;
+            }
+            postedBacklogEnd = null;
+        }
+        // The posted items taken are those in the list before the inbox is read, and they go after the inbox's
+        // items: whatever one thread put in the inbox before it posted an item is then in the inbox, so one
+        // thread's posts keep their order across the two.
+        var last = HasPosted ? Volatile.Read(ref postedTail) : null;
         var q = inbox;
-        if (q.IsEmpty)
+        if (!q.IsEmpty)
         {
-            return;
+            int i = 0;
+            for (; i < MaxDrain && q.TryDequeue(out var item); i++)
+            {
+                Ready.Enqueue(item);
+            }
+            if (i == MaxDrain)
+            {
+                return; // the posted items wait behind the rest of the inbox (the loop does not sleep meanwhile)
+            }
         }
-        for (int i = 0; i < MaxDrain && q.TryDequeue(out var item); i++)
+        if (last is not null && !TakePosted(last))
         {
-            Ready.Enqueue(item);
+            postedBacklogEnd = last;
         }
+    }
+
+    /// <summary>Moves posted items to the ready queue, up to <paramref name="last"/> and at most
+    /// <see cref="MaxPostedTake"/>; true once <paramref name="last"/> was taken.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private bool TakePosted(IPostedItem last)
+    {
+        var head = postedHead;
+        bool reached = false;
+        for (int i = 0; i < MaxPostedTake; i++)
+        {
+            var next = head.NextPosted;
+            if (next is null)
+            {
+                break; // its poster has not linked it yet: it comes next time
+            }
+            // The old head is out of the list: no poster writes its link any more (its successor was linked).
+            head.NextPosted = null;
+            head = next;
+            Ready.Enqueue(next);
+            if (ReferenceEquals(next, last))
+            {
+                reached = true;
+                break;
+            }
+        }
+        postedHead = head;
+        return reached;
     }
 
     // ---------------------------------------------------------------- errors

@@ -10,6 +10,18 @@ internal interface IReadyItem
 }
 
 /// <summary>
+/// A ready item that another thread posts to the loop through a list linked through the items themselves
+/// (<see cref="EventLoop.TryPostThreadsafe"/>): no queue node or segment per item. An executor call's result.
+/// </summary>
+/// <remarks>Threading: the link is written by the poster (before and right after it joins the list) and by the loop
+/// (once it has taken the item); an item is in the list at most once.</remarks>
+internal interface IPostedItem : IReadyItem
+{
+    /// <summary>The item posted after this one (null: none yet). Reads are acquires, writes releases.</summary>
+    IPostedItem? NextPosted { get; set; }
+}
+
+/// <summary>
 /// The loop's FIFO of ready work: a growable ring buffer of <see cref="IReadyItem"/>.
 /// Queueing a task step stores the task itself, so it allocates nothing.
 /// </summary>

@@ -60,7 +60,18 @@ public static partial class Aio
         return new GatherFuture<AioTask<T>, Outcome<T>[]>(loop, (AioTask<T>[])tasks.Clone(), true, static c => Array.ConvertAll(c, Outcome<T>.Of));
     }
 
-    private static T[] Results<T>(AioTask<T>[] children) => Array.ConvertAll(children, c => c.result!);
+    // Gathers of many children: the loops over them are compiled optimized at first call (a gather of 100k calls
+    // would otherwise run them unoptimized, then replaced mid-loop).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T[] Results<T>(AioTask<T>[] children)
+    {
+        var results = new T[children.Length];
+        for (int i = 0; i < children.Length; i++)
+        {
+            results[i] = children[i].result!;
+        }
+        return results;
+    }
 
     private static AioTask<T>[] ToTasks<T>(EventLoop loop, Coroutine<T>[] coroutines)
     {
@@ -76,6 +87,7 @@ public static partial class Aio
         return tasks;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static EventLoop CheckTasks(AioTask[] tasks)
     {
         // Was a call to itself (endless recursion: Gather of tasks overflowed the stack). The checks asyncio's
@@ -128,6 +140,7 @@ internal sealed class GatherFuture<TChild, TResult> : AioTask<TResult>, IChildWa
     private int remaining;
     private bool cancelRequested;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public GatherFuture(EventLoop loop, TChild[] children, bool returnExceptions, Func<TChild[], TResult> collect)
     {
         this.returnExceptions = returnExceptions;

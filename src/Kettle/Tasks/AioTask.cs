@@ -79,7 +79,8 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     /// million times over when a million tasks wait.
     /// </summary>
     internal IFrame? resumeFrame;
-    /// <summary>Task: what it is suspended on (an <see cref="IWaitTarget"/>), cleared when a step starts.</summary>
+    /// <summary>Task: what it is suspended on (an <see cref="IWaitTarget"/>), cleared when a step starts. A plain
+    /// future never waits: a thread call uses it as its queue link (<see cref="ThreadCall{TResult}"/>).</summary>
     internal object? waitTarget;
     /// <summary>Who waits for the end: an <see cref="AioTask"/>, an <see cref="Action"/>, an
     /// <see cref="Action{AioTask}"/> done callback, or a <see cref="List{T}"/> of those.</summary>
@@ -90,6 +91,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     internal TaskExtras? extras;
     internal long id;
     internal int cancelRequests;
+    /// <summary>Task: bumped to invalidate its sleep's timer entry. A thread call's state (a future never sleeps).</summary>
     internal int sleepToken;
     internal int slot = -1;
     internal byte status;
@@ -769,13 +771,17 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
                 l.Ready.Enqueue(t);
                 break;
             case Action<AioTask> cb:
-                l.Ready.Enqueue(new Handle(l, (Action)(() => cb(this)), null));
+                l.Ready.Enqueue(DoneCallbackHandle(l, cb));
                 break;
             case Action a:
                 l.Ready.Enqueue(new Handle(l, a, null));
                 break;
         }
     }
+
+    // The closure is made here, not in Wake: there the compiler would allocate it on every wake-up, whatever the
+    // waiter (a captured pattern variable's closure is made when its scope is entered).
+    private Handle DoneCallbackHandle(EventLoop l, Action<AioTask> cb) => new(l, () => cb(this), null);
 
     // ------------------------------------------------------------------ waits
 
