@@ -49,6 +49,11 @@ public sealed partial class EventLoop : IDisposable
     private IPostedItem postedHead;
     private IPostedItem postedTail;
 
+    // 1 once something was put in either inbox since the loop last looked: posters set it after adding; the loop
+    // swaps it to 0 (a full fence) before it drains. Each loop iteration reads this one field instead of looking
+    // into both inboxes. Any thread writes 1; the loop writes 0 (and 1 when it leaves items behind).
+    private int inboxSignal;
+
     /// <summary>How the loop sleeps and is woken; on Linux also its epoll selector for sockets (see LoopSelector).</summary>
     internal readonly LoopSelector Selector;
 
@@ -307,6 +312,7 @@ public sealed partial class EventLoop : IDisposable
             return false;
         }
         inbox.Enqueue(item);
+        Volatile.Write(ref inboxSignal, 1);
         // Dekker with WaitForInbox: the add must be visible before sleepState is read (the loop sets the state and
         // then looks at the inbox), or both could miss each other and the loop would sleep with an item posted.
         Interlocked.MemoryBarrier();
@@ -334,6 +340,7 @@ public sealed partial class EventLoop : IDisposable
         item.NextPosted = null;
         var previous = Interlocked.Exchange(ref postedTail, item);
         previous.NextPosted = item;
+        Volatile.Write(ref inboxSignal, 1);
         // Dekker with WaitForInbox, as in TryEnqueueThreadsafe: the link must be visible before sleepState is read.
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref sleepState) == Sleeping && Interlocked.CompareExchange(ref sleepState, Woken, Sleeping) == Sleeping)
@@ -657,6 +664,12 @@ public sealed partial class EventLoop : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainInbox()
     {
+        if (postedBacklogEnd is null && Volatile.Read(ref inboxSignal) == 0)
+        {
+            return;
+        }
+        // Cleared before looking, so that anything added from now on sets it again.
+        Interlocked.Exchange(ref inboxSignal, 0);
         if (postedBacklogEnd is { } end)
         {
             if (!TakePosted(end))
@@ -679,7 +692,9 @@ public sealed partial class EventLoop : IDisposable
             }
             if (i == MaxDrain)
             {
-                return; // the posted items wait behind the rest of the inbox (the loop does not sleep meanwhile)
+                // The posted items wait behind the rest of the inbox (the loop does not sleep meanwhile).
+                Volatile.Write(ref inboxSignal, 1);
+                return;
             }
         }
         if (last is not null && !TakePosted(last))
