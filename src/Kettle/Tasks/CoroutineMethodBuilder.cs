@@ -68,7 +68,11 @@ public struct CoroutineMethodBuilder<T>
     {
         // AsyncLocal values flow as in plain async code: the frame resumes with the context it had here.
         var context = ExecutionContext.Capture();
-        b.context = context;
+        if (!ReferenceEquals(b.context, context))
+        {
+            // Usually the same context as at the frame's last suspension: then no store, and no write barrier.
+            b.context = context;
+        }
         var l = b.loop;
         if (l is { Debug: true })
         {
