@@ -28,7 +28,7 @@ def c_client():
     if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
         os.makedirs(os.path.dirname(exe), exist_ok=True)
         cc = os.environ.get("CC", "cc")
-        r = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe, src], capture_output=True, text=True)
+        r = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-o", exe, src], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"building the C echo client with {cc} failed:\n{r.stderr}")
     return [exe]
