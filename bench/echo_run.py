@@ -28,9 +28,11 @@ def c_client():
     if not os.path.exists(exe) or os.path.getmtime(exe) < os.path.getmtime(src):
         os.makedirs(os.path.dirname(exe), exist_ok=True)
         cc = os.environ.get("CC", "cc")
-        r = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-o", exe, src], capture_output=True, text=True)
+        tmp = f"{exe}.{os.getpid()}"
+        r = subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-o", tmp, src], capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"building the C echo client with {cc} failed:\n{r.stderr}")
+        os.replace(tmp, exe)  # atomic: a run started meanwhile sees the old binary or the new one, never half of one
     return [exe]
 
 
