@@ -170,23 +170,30 @@ internal abstract class CoroutineBox<T> : AioTask<T>
     }
 
     /// <summary>Whoever awaits this coroutine suspends until it finishes.</summary>
+    /// <summary>A Kettle frame awaits this coroutine (typed: no class test on the hot path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal void AwaitedBy(object awaiter)
+    internal void AwaitedBy(AioTask frame)
     {
         if (id != 0)
         {
-            if (awaiter is AioTask frame)
-            {
-                SuspendUntilDone(frame.OwnerTask, frame);
-            }
-            else
-            {
-                AioTaskAwaiter.AwaitTask(this, (Action)awaiter);
-            }
+            SuspendUntilDone(frame.OwnerTask, frame);
             return;
         }
         Debug.Assert(resumeFrame is null, "An inline coroutine has one awaiter.");
-        resumeFrame = awaiter as IFrame ?? new ActionFrame((Action)awaiter);
+        resumeFrame = frame;
+    }
+
+    /// <summary>A foreign continuation (a plain async method's) awaits this coroutine.</summary>
+    internal void AwaitedBy(Action continuation)
+    {
+        ArgumentNullException.ThrowIfNull(continuation);
+        if (id != 0)
+        {
+            AioTaskAwaiter.AwaitTask(this, continuation);
+            return;
+        }
+        Debug.Assert(resumeFrame is null, "An inline coroutine has one awaiter.");
+        resumeFrame = new ActionFrame(continuation);
     }
 
     /// <summary>The builder hit a foreign awaitable (Task, socket...): hand it a continuation that comes back to the loop.</summary>
