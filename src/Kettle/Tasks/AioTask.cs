@@ -326,11 +326,15 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         ArgumentNullException.ThrowIfNull(callback);
         if (IsDone)
         {
-            Loop.CallSoon(() => callback(this));
+            CallSoonWithThis(callback);
             return;
         }
         AddWaiter(callback);
     }
+
+    // The closure is made here: in AddDoneCallback the compiler allocated it on entry, on every call (a captured
+    // parameter's closure is made when the method starts), though only a done task needs it.
+    private void CallSoonWithThis(Action<AioTask> callback) => Loop.CallSoon(() => callback(this));
 
     /// <summary>Removes every registration of <paramref name="callback"/>; returns how many were removed.
     /// asyncio counterpart: <c>remove_done_callback</c>.</summary>
@@ -343,10 +347,28 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
                 waiters = null;
                 return 1;
             case List<object> list:
-                return list.RemoveAll(o => o is Action<AioTask> a && a.Equals(callback));
+                return RemoveAllCallbacks(list, callback);
             default:
                 return 0;
         }
+    }
+
+    // A loop, not List.RemoveAll with a lambda: that lambda captured the parameter, and the compiler allocated its
+    // closure on entry to RemoveDoneCallback, on every call, whatever the waiters.
+    private static int RemoveAllCallbacks(List<object> list, Action<AioTask> callback)
+    {
+        int kept = 0;
+        for (int i = 0; i < list.Count; i++)
+        {
+            var o = list[i];
+            if (!(o is Action<AioTask> a && a.Equals(callback)))
+            {
+                list[kept++] = o;
+            }
+        }
+        int removed = list.Count - kept;
+        list.RemoveRange(kept, removed);
+        return removed;
     }
 
     /// <summary>Waits for the task to finish; throws its exception, or <see cref="CancelledException"/> if cancelled.</summary>
