@@ -133,8 +133,8 @@ internal static class CallGraphBuilder
                 case AioTask t:
                     Add(t); // an awaiting task, or a gather future watching its child
                     break;
-                case Action<AioTask> cb when cb.Target is TaskGroup g:
-                    Add(g.ParentTask);
+                case TaskGroup g:
+                    Add(g.ParentTask); // a group's child: its waiter is the group itself
                     break;
             }
         }

@@ -312,8 +312,8 @@ internal static class LoopSnapshot
                 case AioTask t:
                     Add(t);
                     break;
-                case Action<AioTask> cb when cb.Target is TaskGroup g:
-                    Add(g.ParentTask);
+                case TaskGroup g:
+                    Add(g.ParentTask); // a group's child: its waiter is the group itself
                     break;
             }
         }
