@@ -248,8 +248,12 @@ public static partial class Aio
         {
             return await WaitForNow(GetRunningLoop().CreateTask(coroutine));
         }
-        return await Timeout(seconds, _ => coroutine);
+        return await TimeoutOver(coroutine, seconds);
     }
+
+    // The body's closure is made here, not in WaitForCore: there the compiler allocated it when the method started,
+    // whatever the timeout (a captured parameter's closure is made on entry), though only this path needs it.
+    private static Coroutine<T> TimeoutOver<T>(Coroutine<T> coroutine, double? seconds) => Timeout(seconds, _ => coroutine);
 
     /// <summary>Awaits <paramref name="task"/> with a timeout; on expiry the task is cancelled, waited for, and
     /// <see cref="TimeoutException"/> is raised. Cancelling the caller cancels the task.</summary>
@@ -270,7 +274,13 @@ public static partial class Aio
         {
             return await WaitForNow(task);
         }
-        return await Timeout(seconds, _ => Plain(task));
+        return await TimeoutOver(task, seconds);
+    }
+
+    // As for a coroutine: the closure made only on the path that needs it.
+    private static Coroutine<T> TimeoutOver<T>(AioTask<T> task, double? seconds)
+    {
+        return Timeout(seconds, _ => Plain(task));
 
         static async Coroutine<T> Plain(AioTask<T> t) => await t;
     }
@@ -306,8 +316,15 @@ public static partial class Aio
         {
             return;
         }
+        await DoneFuture(task);
+    }
+
+    // A future set by a done callback of task's. The closure is made here: in WaitDone the compiler allocated it on
+    // entry (a captured local's closure is made when its scope starts), even for a task already done.
+    private static Future<bool> DoneFuture(AioTask task)
+    {
         var done = new Future<bool>(task.loop);
         task.AddDoneCallback(_ => done.TrySetResult(true));
-        await done;
+        return done;
     }
 }
