@@ -136,6 +136,9 @@ internal static class CallGraphBuilder
                 case TaskGroup g:
                     Add(g.ParentTask); // a group's child: its waiter is the group itself
                     break;
+                case ShieldLink s when ReferenceEquals(s.Inner, task):
+                    Add(s.Awaiter); // a shielded task: awaited by the task that shielded it
+                    break;
             }
         }
         if (task.extras?.AwaitedBy is { } explicitly)
