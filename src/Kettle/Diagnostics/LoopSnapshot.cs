@@ -318,6 +318,9 @@ internal static class LoopSnapshot
                 case ShieldLink s when ReferenceEquals(s.Inner, task):
                     Add(s.Awaiter); // a shielded task: awaited by the task that shielded it
                     break;
+                case WaitLink link:
+                    Add(link.Awaiter); // a task in an Aio.Wait: awaited by the waiting task
+                    break;
             }
         }
 
