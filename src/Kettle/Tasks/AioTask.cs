@@ -18,8 +18,9 @@ internal interface IWaitTarget
     bool CancelWait(AioTask waiter, string? message);
 }
 
-/// <summary>Kettle's own observer of a task's end (gather, task groups): told at once, without a queued callback,
-/// because it runs no user code and queues its own waiters.</summary>
+/// <summary>Kettle's own observer of a task's end, told at once (inline in the task's end) because it runs no user
+/// code: gather updates its count and queues its own waiters; task groups, shields, Wait and AsCompleted queue
+/// themselves on the loop, in the place their done callback would take, and do the callback's work when run.</summary>
 internal interface IChildWatcher
 {
     void OnChildDone(AioTask child);
@@ -785,8 +786,9 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         switch (waiter)
         {
             case IChildWatcher watcher:
-                // Kettle's own bookkeeping (gather, groups): it only updates state and queues its own waiters,
-                // so it runs now; user-visible callbacks stay queued. (Checked first: a gather is also an AioTask.)
+                // Kettle's own bookkeeping (gather, groups, shield, wait): it runs no user code, so it is told now
+                // and queues what must be queued; user-visible callbacks stay queued. (Checked first: a gather is
+                // also an AioTask.)
                 watcher.OnChildDone(this);
                 break;
             case AioTask t:
