@@ -293,9 +293,13 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>, IChildWatcher, I
 
     private async Coroutine<T> NextResult()
     {
-        var t = await NextDone();
+        var t = TakeDoneOrNull() ?? await NextDone();
         return await t;
     }
+
+    /// <summary>The next finished task if one is waiting to be handed out: what <see cref="NextDone"/> returns then,
+    /// without suspending, taken without making its coroutine (a box per item).</summary>
+    private AioTask<T>? TakeDoneOrNull() => done.Count > 0 ? done.Dequeue() : null;
 
     /// <summary>The <c>await foreach</c> enumerator of <see cref="AsCompleted{T}"/>.</summary>
     public sealed class Enumerator
@@ -316,7 +320,7 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>, IChildWatcher, I
             {
                 return false;
             }
-            Current = await owner.NextDone();
+            Current = owner.TakeDoneOrNull() ?? await owner.NextDone();
             owner.handedOut++;
             return true;
         }
