@@ -293,4 +293,34 @@ public class ShieldTests
 
         Assert.Empty(RunWithRunner(Main).Items);
     }
+
+    [Fact]
+    public void Shield_Callbacks_QueuedInAsyncioOrder()
+    {
+        // asyncio: the shield's inner callback is the inner task's first done callback and is queued (call_soon), so
+        // a callback the inner task queued before it ended runs before the outer future is set; the outer's own done
+        // callbacks are queued when it is set, after the inner's remaining callbacks; the awaiting task comes last.
+        static async Coroutine<List<string>> Main()
+        {
+            var log = new List<string>();
+            AioTask<int> outer = null!;
+            async Coroutine<int> Inner()
+            {
+                await Aio.Yield();
+                Aio.GetRunningLoop().CallSoon(() => log.Add($"queued by inner: outer done={outer.IsDone}"));
+                return 7;
+            }
+
+            var inner = Aio.CreateTask(Inner());
+            outer = Aio.Shield(inner);
+            inner.AddDoneCallback(_ => log.Add($"inner callback: outer done={outer.IsDone}"));
+            outer.AddDoneCallback(_ => log.Add("outer callback"));
+            log.Add($"awaited {await outer}");
+            return log;
+        }
+
+        Assert.Equal(
+            ["queued by inner: outer done=False", "inner callback: outer done=True", "outer callback", "awaited 7"],
+            Virtual.Run(Main()));
+    }
 }

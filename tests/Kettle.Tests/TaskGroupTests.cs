@@ -725,4 +725,102 @@ public class TaskGroupTests
 
         Assert.Equal(("InvalidOperationException", 1, "ArgumentException", 0), Virtual.Run(Main()));
     }
+
+    [Fact]
+    public void DoneCallback_QueuedInFinishOrder_CountDropsOnlyWhenItRuns()
+    {
+        // asyncio queues the group's _on_task_done with call_soon, first among each child's done callbacks (it was
+        // registered first): a callback the child queued just before it finished still sees it counted, the child's
+        // own done callback (queued after the group's) sees it gone; children finishing in the same iteration are
+        // handled one at a time, each in its place in the queue.
+        static async Coroutine<List<string>> Main()
+        {
+            var log = new List<string>();
+            await TaskGroup.Run(async tg =>
+            {
+                async Coroutine Child(string name)
+                {
+                    await Aio.Yield();
+                    Aio.GetRunningLoop().CallSoon(() => log.Add($"{name} queued before its end: count={tg.Count}"));
+                }
+
+                foreach (var name in new[] { "a", "b", "c" })
+                {
+                    var t = tg.CreateTask(Child(name));
+                    t.AddDoneCallback(_ => log.Add($"{name} done callback: count={tg.Count}"));
+                }
+                await Aio.Yield();
+            });
+            return log;
+        }
+
+        Assert.Equal(
+            [
+                "a queued before its end: count=3",
+                "a done callback: count=2",
+                "b queued before its end: count=2",
+                "b done callback: count=1",
+                "c queued before its end: count=1",
+                "c done callback: count=0",
+            ],
+            Virtual.Run(Main()));
+    }
+
+    [Fact]
+    public void ChildFails_AfterManyChildrenFinished_EveryPendingChildCancelledInCreationOrder()
+    {
+        // The group forgets finished children in batches (its list of children is compacted as they finish and as
+        // it fills up); a failure must still reach every child not yet finished, created before or after a batch.
+        static async Coroutine<(List<int>, int, string)> Main()
+        {
+            var cancelled = new List<int>();
+            int countAtFailure = -1;
+            string errors = "";
+            async Coroutine Sleeper(int i)
+            {
+                try
+                {
+                    await Aio.Sleep(100);
+                }
+                catch (CancelledException)
+                {
+                    cancelled.Add(i);
+                    throw;
+                }
+            }
+
+            try
+            {
+                await TaskGroup.Run(async tg =>
+                {
+                    int next = 0;
+                    for (int round = 0; round < 3; round++)
+                    {
+                        for (int i = 0; i < 300; i++)
+                        {
+                            _ = tg.CreateTask(Co.Sleep(0.5));
+                        }
+                        for (int i = 0; i < 5; i++)
+                        {
+                            _ = tg.CreateTask(Sleeper(next++));
+                        }
+                        await Aio.Sleep(1);
+                    }
+                    countAtFailure = tg.Count;
+                    _ = tg.CreateTask(Co.Throw(new InvalidOperationException("boom"), 1));
+                    await Aio.Sleep(100);
+                });
+            }
+            catch (ExceptionGroup eg)
+            {
+                errors = string.Join(",", eg.Leaves().Select(e => e.Message));
+            }
+            return (cancelled, countAtFailure, errors);
+        }
+
+        var (cancelled, count, errors) = Virtual.Run(Main());
+        Assert.Equal(Enumerable.Range(0, 15), cancelled);
+        Assert.Equal(15, count);
+        Assert.Equal("boom", errors);
+    }
 }

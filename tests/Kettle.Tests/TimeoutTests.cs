@@ -466,6 +466,62 @@ public class TimeoutTests
     }
 
     [Fact]
+    public void Reschedule_ToThePastThenAgain_OnlyTheLastDeadlineCounts()
+    {
+        // A deadline moved to the past is queued to fire; moving it again before that runs drops the queued firing
+        // (asyncio cancels that handle): to the future, it expires there; to the past again, it fires once, after a
+        // callback queued between the two moves (its place in the queue is the last move's).
+        static async Coroutine<(double, List<string>)> Main()
+        {
+            var log = new List<string>();
+            var loop = Aio.GetRunningLoop();
+            double expiredAt = -1;
+            try
+            {
+                await Aio.Timeout(10, async s =>
+                {
+                    await Aio.Sleep(1);
+                    s.Reschedule(Now - 5);
+                    s.Reschedule(Now + 2);
+                    try
+                    {
+                        await Aio.Sleep(10);
+                    }
+                    catch (CancelledException)
+                    {
+                        expiredAt = Now;
+                        throw;
+                    }
+                });
+            }
+            catch (TimeoutException)
+            {
+                log.Add("first scope timed out");
+            }
+            try
+            {
+                await Aio.Timeout(10, async s =>
+                {
+                    s.Reschedule(Now - 1);
+                    loop.CallSoon(() => log.Add($"between moves: expired={s.Expired}"));
+                    s.Reschedule(Now - 1);
+                    loop.CallSoon(() => log.Add($"after moves: expired={s.Expired}"));
+                    await Aio.Sleep(10);
+                });
+            }
+            catch (TimeoutException)
+            {
+                log.Add("second scope timed out");
+            }
+            return (expiredAt, log);
+        }
+
+        var (expiredAt, log) = Virtual.Run(Main());
+        Assert.Equal(3.0, expiredAt);
+        Assert.Equal(["first scope timed out", "between moves: expired=False", "after moves: expired=True", "second scope timed out"], log);
+    }
+
+    [Fact]
     public void Reschedule_AfterExpiryOrFinish_InvalidOperationException()
     {
         // test_reschedule after expiry: "Cannot change state of expiring/finished Timeout".

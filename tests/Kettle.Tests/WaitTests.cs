@@ -194,4 +194,27 @@ public class WaitTests
 
         Assert.Equal((true, false, 1), Virtual.Run(Main()));
     }
+
+    [Fact]
+    public void Wait_FirstException_SuccessesBeforeTheFailureDoNotEndIt()
+    {
+        // The tasks' callbacks run one by one as they finish: successes before the first failure only count down;
+        // the failure ends the wait, and a failure already done when the wait starts ends it at once.
+        static async Coroutine<(int, int, double, int, int, double)> Main()
+        {
+            var ok = Aio.CreateTask(Co.Return(1, 1));
+            var fail = Aio.CreateTask(FailAfter(2));
+            var slow = Aio.CreateTask(Co.Return(3, 10));
+            var (done, pending) = await Aio.Wait([ok, fail, slow], returnWhen: ReturnWhen.FirstException);
+            var firstAt = Now;
+            var later = Aio.CreateTask(Co.Return(4, 1));
+            var (done2, pending2) = await Aio.Wait([later, ok, fail, slow], returnWhen: ReturnWhen.FirstException);
+            var secondAt = Now;
+            _ = fail.Exception;
+            await Aio.Wait([later, slow]);
+            return (done.Count, pending.Count, firstAt, done2.Count, pending2.Count, secondAt);
+        }
+
+        Assert.Equal((2, 1, 2.0, 2, 2, 2.0), Virtual.Run(Main()));
+    }
 }

@@ -133,8 +133,14 @@ internal static class CallGraphBuilder
                 case AioTask t:
                     Add(t); // an awaiting task, or a gather future watching its child
                     break;
-                case Action<AioTask> cb when cb.Target is TaskGroup g:
-                    Add(g.ParentTask);
+                case TaskGroup g:
+                    Add(g.ParentTask); // a group's child: its waiter is the group itself
+                    break;
+                case ShieldLink s when ReferenceEquals(s.Inner, task):
+                    Add(s.Awaiter); // a shielded task: awaited by the task that shielded it
+                    break;
+                case WaitLink link:
+                    Add(link.Awaiter); // a task in an Aio.Wait: awaited by the waiting task
                     break;
             }
         }

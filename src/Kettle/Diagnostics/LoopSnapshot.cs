@@ -312,8 +312,14 @@ internal static class LoopSnapshot
                 case AioTask t:
                     Add(t);
                     break;
-                case Action<AioTask> cb when cb.Target is TaskGroup g:
-                    Add(g.ParentTask);
+                case TaskGroup g:
+                    Add(g.ParentTask); // a group's child: its waiter is the group itself
+                    break;
+                case ShieldLink s when ReferenceEquals(s.Inner, task):
+                    Add(s.Awaiter); // a shielded task: awaited by the task that shielded it
+                    break;
+                case WaitLink link:
+                    Add(link.Awaiter); // a task in an Aio.Wait: awaited by the waiting task
                     break;
             }
         }

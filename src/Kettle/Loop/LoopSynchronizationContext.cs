@@ -42,14 +42,21 @@ internal sealed class LoopSynchronizationContext : SynchronizationContext
 internal sealed class LoopTaskScheduler : TaskScheduler
 {
     private readonly EventLoop loop;
+    // One delegate for every queued task (the task is the handle's state): a lambda capturing the task allocated a
+    // closure and a delegate per task.
+    private readonly Action<object?> execute;
 
-    public LoopTaskScheduler(EventLoop loop) => this.loop = loop;
+    public LoopTaskScheduler(EventLoop loop)
+    {
+        this.loop = loop;
+        execute = state => TryExecuteTask((Task)state!);
+    }
 
     public override int MaximumConcurrencyLevel => 1;
 
     protected override void QueueTask(Task task)
     {
-        if (!loop.TryEnqueueThreadsafe(new Handle(loop, (Action<object?>)(_ => TryExecuteTask(task)), null)))
+        if (!loop.TryEnqueueThreadsafe(new Handle(loop, execute, task)))
         {
             throw new InvalidOperationException("Cannot queue a task on a closed event loop.");
         }

@@ -36,6 +36,9 @@ public sealed class AioBarrier
     private byte state;
     // Tasks inside Wait (arrived and not yet left).
     private int count;
+    // The two conditions Wait waits for, made once: a lambda is a new delegate each time it is evaluated.
+    private Func<bool>? filled;
+    private Func<bool>? canEnter;
 
     /// <summary>Creates a barrier for <paramref name="parties"/> tasks.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="parties"/> is less than 1 ("parties must be >= 1").</exception>
@@ -99,7 +102,7 @@ public sealed class AioBarrier
                 }
                 else
                 {
-                    await cond.WaitFor(() => state != Filling);
+                    await cond.WaitFor(filled ??= () => state != Filling);
                     if (state is Broken or Resetting)
                     {
                         throw new BrokenBarrierException("Abort or reset of barrier");
@@ -118,7 +121,7 @@ public sealed class AioBarrier
     // Waits while the barrier drains or resets, then refuses a broken barrier.
     private async Coroutine Block()
     {
-        await cond.WaitFor(() => state is not (Draining or Resetting));
+        await cond.WaitFor(canEnter ??= () => state is not (Draining or Resetting));
         if (state == Broken)
         {
             throw new BrokenBarrierException("Barrier aborted");

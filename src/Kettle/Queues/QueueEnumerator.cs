@@ -89,14 +89,21 @@ internal sealed class QueueEnumerator<T> : IAsyncEnumerator<T>, IValueTaskSource
         }
         else
         {
-            try
-            {
-                w.Loop.CallSoonThreadsafe(() => CancelOnLoop(w, fromTask));
-            }
-            catch (InvalidOperationException)
-            {
-                // The loop is closed: nothing waits any more.
-            }
+            CancelFromOtherThread(w, fromTask);
+        }
+    }
+
+    // The closure is made here, not in CancelFromToken: there the compiler allocated it on entry, on every call,
+    // though a cancel on the loop thread never needs it.
+    private void CancelFromOtherThread(Waiter w, bool fromTask)
+    {
+        try
+        {
+            w.Loop.CallSoonThreadsafe(() => CancelOnLoop(w, fromTask));
+        }
+        catch (InvalidOperationException)
+        {
+            // The loop is closed: nothing waits any more.
         }
     }
 

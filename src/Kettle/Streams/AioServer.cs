@@ -282,6 +282,10 @@ public sealed class AioServer
     }
 
     /// <summary>Selector path: accepts until the listener would block (the registration is edge-triggered).</summary>
+    // The closure is made here, not in AcceptReady: there the compiler allocated it on entry, at every readiness of
+    // the listening socket, though only a failed accept needs it.
+    private void RetryAcceptLater(SelectorListener from) => loop.CallLater(0.1, () => AcceptReady(from));
+
     private void AcceptReady(SelectorListener from)
     {
         var listener = from.Socket;
@@ -310,7 +314,7 @@ public sealed class AioServer
                 // Out of file descriptors and the like: report, pause, go on (asyncio does). No edge comes for
                 // connections already queued, so the retry is a timer.
                 loop.CallExceptionHandler(new LoopExceptionContext($"Accepting a connection on {listener.LocalEndPoint} failed", ex));
-                loop.CallLater(0.1, () => AcceptReady(from));
+                RetryAcceptLater(from);
                 return;
             }
             try

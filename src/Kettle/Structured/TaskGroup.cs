@@ -30,11 +30,22 @@ namespace Kettle;
 /// the group must see. An <c>async tg =&gt; ...</c> lambda passed here is a Kettle coroutine.</para>
 /// <para>Threading: loop thread only.</para>
 /// </remarks>
-public sealed class TaskGroup
+public sealed class TaskGroup : IChildWatcher, IReadyItem
 {
+    private const int MinCompactLength = 64;
+
     private readonly EventLoop loop;
-    private readonly HashSet<AioTask> tasks = new(ReferenceEqualityComparer.Instance);
-    private readonly Action<AioTask> onTaskDone;
+    // The children in creation order, for Abort: a child leaves when the array is compacted, which drops every
+    // finished one (at the latest when the array is full, or when most of its entries are finished). No per-child
+    // set entry: the group is the child's waiter itself, and Count is a counter.
+    private AioTask?[] children = [];
+    private int childEnd;
+    // Children tracked whose done callback has not run yet (asyncio: len(self._tasks)).
+    private int count;
+    // Finished children whose done callback is queued, oldest first, linked through their waitTarget (a finished
+    // task waits on nothing): the group is queued on the loop once per finished child, and each run takes the oldest.
+    private AioTask? doneHead;
+    private AioTask? doneTail;
     private AioTask? parent;
     private List<Exception>? errors;
     private Future<bool>? onCompleted;
@@ -47,7 +58,6 @@ public sealed class TaskGroup
     private TaskGroup(EventLoop loop)
     {
         this.loop = loop;
-        onTaskDone = OnTaskDone;
     }
 
     /// <summary>Runs <paramref name="body"/> with a new group and waits for all its children.</summary>
@@ -99,7 +109,7 @@ public sealed class TaskGroup
     }
 
     /// <summary>The children not finished yet.</summary>
-    public int Count => tasks.Count;
+    public int Count => count;
 
     /// <summary>Schedules <paramref name="coroutine"/> as a child task. asyncio counterpart: <c>tg.create_task</c>.</summary>
     public AioTask<T> CreateTask<T>(Coroutine<T> coroutine, string? name = null)
@@ -137,7 +147,7 @@ public sealed class TaskGroup
     public void Cancel()
     {
         loop.CheckThread(nameof(Cancel));
-        if (exiting && tasks.Count == 0)
+        if (exiting && count == 0)
         {
             return;
         }
@@ -160,7 +170,7 @@ public sealed class TaskGroup
     /// <inheritdoc/>
     public override string ToString()
     {
-        var info = $"tasks={tasks.Count}";
+        var info = $"tasks={count}";
         if (errors is { Count: > 0 })
         {
             info += $" errors={errors.Count}";
@@ -180,7 +190,7 @@ public sealed class TaskGroup
     {
         loop.CheckThread("TaskGroup.CreateTask");
         string? problem = !entered ? "has not been entered"
-            : exiting && tasks.Count == 0 ? "is finished"
+            : exiting && count == 0 ? "is finished"
             : aborting ? "is shutting down"
             : null;
         if (problem is not null)
@@ -201,9 +211,44 @@ public sealed class TaskGroup
     private T Track<T>(T task)
         where T : AioTask
     {
-        tasks.Add(task);
-        task.AddDoneCallback(onTaskDone);
+        if (childEnd == children.Length)
+        {
+            MakeRoom();
+        }
+        children[childEnd++] = task;
+        count++;
+        // The group's done callback: the group itself as the task's waiter (see OnChildDone), in the place an
+        // AddDoneCallback would take, so it is queued in the same order among the task's other waiters.
+        task.AddWaiter(this);
         return task;
+    }
+
+    private void MakeRoom()
+    {
+        // Not-finished children are at most count: compact when that frees at least half the array, else grow.
+        if (childEnd > 0 && count <= childEnd / 2)
+        {
+            Compact();
+            return;
+        }
+        Array.Resize(ref children, Math.Max(8, children.Length * 2));
+    }
+
+    /// <summary>Drops the finished children from <see cref="children"/>, keeping the others in creation order.</summary>
+    private void Compact()
+    {
+        var a = children;
+        int kept = 0;
+        for (int i = 0; i < childEnd; i++)
+        {
+            var t = a[i]!;
+            if (!t.IsDone)
+            {
+                a[kept++] = t;
+            }
+        }
+        Array.Clear(a, kept, childEnd - kept);
+        childEnd = kept;
     }
 
     private void Enter()
@@ -219,8 +264,13 @@ public sealed class TaskGroup
     private void Abort()
     {
         aborting = true;
-        foreach (var t in tasks.ToArray())
+        // No child is added while aborting (CreateTask refuses), and the array is only compacted by Track and by
+        // the queued done callbacks, never inside a Cancel: the entries stay put during the loop.
+        var a = children;
+        int end = childEnd;
+        for (int i = 0; i < end; i++)
         {
+            var t = a[i]!;
             if (!t.IsDone)
             {
                 t.Cancel();
@@ -228,10 +278,52 @@ public sealed class TaskGroup
         }
     }
 
+    /// <summary>A child finished (called by its <see cref="AioTask.FinishTask"/>, inline): the group's done
+    /// callback is queued on the loop, as asyncio's <c>call_soon(self._on_task_done, task)</c>.</summary>
+    void IChildWatcher.OnChildDone(AioTask child)
+    {
+        child.waitTarget = null;
+        if (doneTail is null)
+        {
+            doneHead = child;
+        }
+        else
+        {
+            doneTail.waitTarget = child;
+        }
+        doneTail = child;
+        loop.Ready.Enqueue(this);
+    }
+
+    /// <summary>The queued done callback of the oldest finished child not handled yet.</summary>
+    void IReadyItem.RunReady()
+    {
+        var task = doneHead!;
+        doneHead = task.waitTarget as AioTask;
+        task.waitTarget = null;
+        if (doneHead is null)
+        {
+            doneTail = null;
+        }
+        try
+        {
+            OnTaskDone(task);
+        }
+        catch (Exception ex)
+        {
+            loop.CallExceptionHandler(new LoopExceptionContext("Exception in callback TaskGroup.OnTaskDone", ex) { Task = task });
+        }
+    }
+
     private void OnTaskDone(AioTask task)
     {
-        tasks.Remove(task);
-        if (onCompleted is { IsDone: false } f && tasks.Count == 0)
+        count--;
+        if (count == 0 || (childEnd >= MinCompactLength && count < childEnd / 4))
+        {
+            // Finished children are not kept for long: mostly finished, the array is compacted.
+            Compact();
+        }
+        if (onCompleted is { IsDone: false } f && count == 0)
         {
             f.SetResult(true);
         }
@@ -273,7 +365,7 @@ public sealed class TaskGroup
         }
         Exception? propagateCancellation = bodyCancelled ? bodyError : null;
 
-        while (tasks.Count > 0)
+        while (count > 0)
         {
             onCompleted ??= new Future<bool>(loop);
             try

@@ -28,7 +28,7 @@ namespace Kettle;
 /// </list>
 /// <para>Threading: loop thread only.</para>
 /// </remarks>
-public sealed class TimeoutScope
+public sealed class TimeoutScope : ITimerTarget, IReadyItem
 {
     private enum State
     {
@@ -39,10 +39,23 @@ public sealed class TimeoutScope
         Finished,
     }
 
+    // The deadline's timer is the scope itself (no delegate, no TimerHandle): an entry in the loop's timer heap
+    // while the deadline is ahead, then queued on the loop like a due timer handle, then run (OnTimeout).
+    private enum TimerState : byte
+    {
+        None,
+        InHeap,
+        Queued,
+    }
+
     private readonly EventLoop loop;
     private State state;
     private double? when;
-    private Handle? timer;
+    private TimerState timerState;
+    // Bumped to invalidate the heap entry when the deadline moves or the scope ends.
+    private int timerToken;
+    // Queued firings whose deadline was moved or dropped since: each comes before the live one, if any (FIFO).
+    private int staleQueued;
     private AioTask? task;
     private int cancellingSnapshot;
 
@@ -72,12 +85,62 @@ public sealed class TimeoutScope
             throw new InvalidOperationException($"Cannot change state of {state.ToString().ToLowerInvariant()} Timeout.");
         }
         when = newWhen;
-        timer?.Cancel();
-        timer = null;
+        CancelTimer();
         if (newWhen is { } w)
         {
-            // A deadline already past fires in the next iteration, as asyncio's call_soon.
-            timer = w <= loop.Time ? loop.CallSoon(OnTimeout) : loop.CallAt(w, OnTimeout);
+            if (w <= loop.Time)
+            {
+                // A deadline already past fires in the next iteration, as asyncio's call_soon.
+                timerState = TimerState.Queued;
+                loop.Ready.Enqueue(this);
+            }
+            else
+            {
+                timerState = TimerState.InHeap;
+                loop.Timers.Add(EventLoop.SecondsToTicks(w), this, timerToken);
+            }
+        }
+    }
+
+    /// <summary>Drops the deadline's timer (asyncio: <c>self._timeout_handler.cancel()</c>).</summary>
+    private void CancelTimer()
+    {
+        switch (timerState)
+        {
+            case TimerState.InHeap:
+                timerToken++;
+                loop.Timers.NoteCancelled();
+                break;
+            case TimerState.Queued:
+                staleQueued++;
+                break;
+        }
+        timerState = TimerState.None;
+    }
+
+    bool ITimerTarget.IsTimerLive(int token) => token == timerToken && timerState == TimerState.InHeap;
+
+    void ITimerTarget.OnTimerDue(int token, EventLoop l)
+    {
+        timerState = TimerState.Queued;
+        l.Ready.Enqueue(this);
+    }
+
+    void IReadyItem.RunReady()
+    {
+        if (staleQueued > 0)
+        {
+            staleQueued--;
+            return;
+        }
+        timerState = TimerState.None;
+        try
+        {
+            OnTimeout();
+        }
+        catch (Exception ex)
+        {
+            loop.CallExceptionHandler(new LoopExceptionContext("Exception in callback TimeoutScope.OnTimeout", ex) { Task = task });
         }
     }
 
@@ -108,14 +171,12 @@ public sealed class TimeoutScope
         }
         task!.Cancel();
         state = State.Expiring;
-        timer = null;
     }
 
     /// <summary>asyncio's <c>Timeout.__aexit__</c>: what to throw (null: nothing).</summary>
     internal Exception? Exit(Exception? error)
     {
-        timer?.Cancel();
-        timer = null;
+        CancelTimer();
         if (state == State.Expiring)
         {
             state = State.Expired;
@@ -248,8 +309,12 @@ public static partial class Aio
         {
             return await WaitForNow(GetRunningLoop().CreateTask(coroutine));
         }
-        return await Timeout(seconds, _ => coroutine);
+        return await TimeoutOver(coroutine, seconds);
     }
+
+    // The body's closure is made here, not in WaitForCore: there the compiler allocated it when the method started,
+    // whatever the timeout (a captured parameter's closure is made on entry), though only this path needs it.
+    private static Coroutine<T> TimeoutOver<T>(Coroutine<T> coroutine, double? seconds) => Timeout(seconds, _ => coroutine);
 
     /// <summary>Awaits <paramref name="task"/> with a timeout; on expiry the task is cancelled, waited for, and
     /// <see cref="TimeoutException"/> is raised. Cancelling the caller cancels the task.</summary>
@@ -270,7 +335,13 @@ public static partial class Aio
         {
             return await WaitForNow(task);
         }
-        return await Timeout(seconds, _ => Plain(task));
+        return await TimeoutOver(task, seconds);
+    }
+
+    // As for a coroutine: the closure made only on the path that needs it.
+    private static Coroutine<T> TimeoutOver<T>(AioTask<T> task, double? seconds)
+    {
+        return Timeout(seconds, _ => Plain(task));
 
         static async Coroutine<T> Plain(AioTask<T> t) => await t;
     }
@@ -306,8 +377,15 @@ public static partial class Aio
         {
             return;
         }
+        await DoneFuture(task);
+    }
+
+    // A future set by a done callback of task's. The closure is made here: in WaitDone the compiler allocated it on
+    // entry (a captured local's closure is made when its scope starts), even for a task already done.
+    private static Future<bool> DoneFuture(AioTask task)
+    {
         var done = new Future<bool>(task.loop);
         task.AddDoneCallback(_ => done.TrySetResult(true));
-        await done;
+        return done;
     }
 }

@@ -53,23 +53,24 @@ public static partial class Aio
     private static async Coroutine<WaitResult<TTask>> WaitCore<TTask>(EventLoop loop, HashSet<TTask> set, double? timeout, ReturnWhen returnWhen)
         where TTask : AioTask
     {
-        int counter = set.Count;
         var waiter = new Future<bool>(loop);
-        Handle? timeoutHandle = timeout is { } s ? loop.CallLater(s, () => waiter.TrySetResult(false)) : null;
-        Action<AioTask> onCompletion = f =>
+        // One object for every task's done callback (queued on the loop per finished task, as asyncio's
+        // _on_completion) and for the awaited-by records call graphs read: no closure, handle or record per task.
+        var link = new WaitLink(waiter, set.Count, returnWhen, loop.currentTask);
+        if (timeout is { } s)
         {
-            counter--;
-            if (counter <= 0 || returnWhen == ReturnWhen.FirstCompleted || (returnWhen == ReturnWhen.FirstException && f.IsFaulted))
-            {
-                timeoutHandle?.Cancel();
-                waiter.TrySetResult(true);
-            }
-        };
-        var current = loop.currentTask;
+            link.ArmTimeout(loop, s);
+        }
         foreach (var t in set)
         {
-            t.AddDoneCallback(onCompletion);
-            t.AddAwaitedBy(current);
+            if (t.IsDone)
+            {
+                ((IChildWatcher)link).OnChildDone(t); // queued now, as add_done_callback on a done task
+            }
+            else
+            {
+                t.AddWaiter(link);
+            }
         }
         try
         {
@@ -77,11 +78,13 @@ public static partial class Aio
         }
         finally
         {
-            timeoutHandle?.Cancel();
+            link.CancelTimeout();
             foreach (var t in set)
             {
-                t.RemoveDoneCallback(onCompletion);
-                t.RemoveAwaitedBy(current);
+                if (!t.IsDone)
+                {
+                    t.RemoveWaiter(link);
+                }
             }
         }
         var done = new HashSet<TTask>(ReferenceEqualityComparer.Instance);
@@ -115,16 +118,76 @@ public static partial class Aio
 }
 
 /// <summary>
+/// The done callbacks of one <see cref="Aio.Wait{TTask}(IEnumerable{TTask}, double?, ReturnWhen)"/> (asyncio's
+/// <c>_on_completion</c>), in one object: the waiter of each task, queued on the loop once per finished task, each
+/// run handling the oldest end not handled yet. While it waits, call graphs read it as the awaiting task's record.
+/// </summary>
+/// <remarks>Threading: loop thread only; call graphs read <see cref="Awaiter"/> from any thread.</remarks>
+internal sealed class WaitLink : IChildWatcher, IReadyItem
+{
+    private readonly Future<bool> waiter;
+    private readonly ReturnWhen returnWhen;
+    private int remaining;
+    // Ends queued, ends handled, and which queued end (1-based) was the first failure: a task's outcome is final once
+    // it is done, so it is read when the end is queued, and only the count of ends is kept.
+    private int queued;
+    private int handled;
+    private int firstFailure;
+    private TimerHandle? timeoutHandle;
+
+    public WaitLink(Future<bool> waiter, int count, ReturnWhen returnWhen, AioTask? awaiter)
+    {
+        this.waiter = waiter;
+        remaining = count;
+        this.returnWhen = returnWhen;
+        Awaiter = awaiter;
+    }
+
+    /// <summary>The task that waits, for call graphs (asyncio's <c>future_add_to_awaited_by</c>).</summary>
+    internal AioTask? Awaiter { get; }
+
+    public void ArmTimeout(EventLoop loop, double seconds) => timeoutHandle = loop.CallLater(seconds, OnTimeout);
+
+    public void CancelTimeout() => timeoutHandle?.Cancel();
+
+    private void OnTimeout() => waiter.TrySetResult(false);
+
+    void IChildWatcher.OnChildDone(AioTask child)
+    {
+        queued++;
+        if (firstFailure == 0 && child.IsFaulted)
+        {
+            firstFailure = queued;
+        }
+        waiter.loop!.Ready.Enqueue(this);
+    }
+
+    void IReadyItem.RunReady()
+    {
+        handled++;
+        remaining--;
+        if (remaining <= 0 || returnWhen == ReturnWhen.FirstCompleted || (returnWhen == ReturnWhen.FirstException && handled == firstFailure))
+        {
+            timeoutHandle?.Cancel();
+            waiter.TrySetResult(true);
+        }
+    }
+}
+
+/// <summary>
 /// Tasks in completion order: see <see cref="Aio.AsCompleted{T}(IEnumerable{AioTask{T}}, double?)"/>.
 /// asyncio counterpart: the iterator <c>asyncio.as_completed</c> returns.
 /// </summary>
 /// <typeparam name="T">The tasks' result type.</typeparam>
 /// <remarks>Threading: loop thread only. Its <c>await foreach</c> enumerator awaits with Kettle awaits (cancellation
 /// points, virtual time), not through ValueTask.</remarks>
-public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
+public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>, IChildWatcher, IReadyItem
 {
     private readonly EventLoop loop;
     private readonly Queue<AioTask<T>> done = new();
+    // Finished tasks whose done callback is queued (this object is each task's waiter, and is queued on the loop once
+    // per finished task, as asyncio's call_soon of _handle_completion): no closure or handle per task.
+    private readonly Queue<AioTask<T>> ended = new();
     private readonly int total;
     private int handedOut;
     // One future per pending NextDone: the awaitables of a plain foreach may be awaited concurrently (asyncio's
@@ -142,20 +205,16 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
             set.Add(t ?? throw new ArgumentException("The tasks contain null.", nameof(tasks)));
         }
         total = set.Count;
-        Action<AioTask> onDone = t =>
-        {
-            if (timedOut)
-            {
-                // asyncio removes its callbacks at the deadline: what was still pending then stays a timeout,
-                // even if it finishes before the consumer asks.
-                return;
-            }
-            done.Enqueue((AioTask<T>)t);
-            WakeAll(true);
-        };
         foreach (var t in set)
         {
-            t.AddDoneCallback(onDone);
+            if (t.IsDone)
+            {
+                ((IChildWatcher)this).OnChildDone(t); // queued now, as add_done_callback on a done task
+            }
+            else
+            {
+                t.AddWaiter(this);
+            }
         }
         if (timeout is { } s && total > 0)
         {
@@ -165,6 +224,26 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
                 WakeAll(false);
             });
         }
+    }
+
+    void IChildWatcher.OnChildDone(AioTask child)
+    {
+        ended.Enqueue((AioTask<T>)child);
+        loop.Ready.Enqueue(this);
+    }
+
+    /// <summary>The queued done callback of the oldest finished task not handled yet.</summary>
+    void IReadyItem.RunReady()
+    {
+        var t = ended.Dequeue();
+        if (timedOut)
+        {
+            // asyncio removes its callbacks at the deadline: what was still pending then stays a timeout,
+            // even if it finishes before the consumer asks.
+            return;
+        }
+        done.Enqueue(t);
+        WakeAll(true);
     }
 
     /// <summary>The next task to finish (in completion order); throws <see cref="TimeoutException"/> once the timeout passed.</summary>
@@ -214,9 +293,13 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
 
     private async Coroutine<T> NextResult()
     {
-        var t = await NextDone();
+        var t = TakeDoneOrNull() ?? await NextDone();
         return await t;
     }
+
+    /// <summary>The next finished task if one is waiting to be handed out: what <see cref="NextDone"/> returns then,
+    /// without suspending, taken without making its coroutine (a box per item).</summary>
+    private AioTask<T>? TakeDoneOrNull() => done.Count > 0 ? done.Dequeue() : null;
 
     /// <summary>The <c>await foreach</c> enumerator of <see cref="AsCompleted{T}"/>.</summary>
     public sealed class Enumerator
@@ -237,7 +320,7 @@ public sealed class AsCompleted<T> : IEnumerable<Coroutine<T>>
             {
                 return false;
             }
-            Current = await owner.NextDone();
+            Current = owner.TakeDoneOrNull() ?? await owner.NextDone();
             owner.handedOut++;
             return true;
         }

@@ -18,8 +18,9 @@ internal interface IWaitTarget
     bool CancelWait(AioTask waiter, string? message);
 }
 
-/// <summary>Kettle's own observer of a task's end (gather, task groups): told at once, without a queued callback,
-/// because it runs no user code and queues its own waiters.</summary>
+/// <summary>Kettle's own observer of a task's end, told at once (inline in the task's end) because it runs no user
+/// code: gather updates its count and queues its own waiters; task groups, shields, Wait and AsCompleted queue
+/// themselves on the loop, in the place their done callback would take, and do the callback's work when run.</summary>
 internal interface IChildWatcher
 {
     void OnChildDone(AioTask child);
@@ -326,11 +327,15 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         ArgumentNullException.ThrowIfNull(callback);
         if (IsDone)
         {
-            Loop.CallSoon(() => callback(this));
+            CallSoonWithThis(callback);
             return;
         }
         AddWaiter(callback);
     }
+
+    // The closure is made here: in AddDoneCallback the compiler allocated it on entry, on every call (a captured
+    // parameter's closure is made when the method starts), though only a done task needs it.
+    private void CallSoonWithThis(Action<AioTask> callback) => Loop.CallSoon(() => callback(this));
 
     /// <summary>Removes every registration of <paramref name="callback"/>; returns how many were removed.
     /// asyncio counterpart: <c>remove_done_callback</c>.</summary>
@@ -343,10 +348,28 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
                 waiters = null;
                 return 1;
             case List<object> list:
-                return list.RemoveAll(o => o is Action<AioTask> a && a.Equals(callback));
+                return RemoveAllCallbacks(list, callback);
             default:
                 return 0;
         }
+    }
+
+    // A loop, not List.RemoveAll with a lambda: that lambda captured the parameter, and the compiler allocated its
+    // closure on entry to RemoveDoneCallback, on every call, whatever the waiters.
+    private static int RemoveAllCallbacks(List<object> list, Action<AioTask> callback)
+    {
+        int kept = 0;
+        for (int i = 0; i < list.Count; i++)
+        {
+            var o = list[i];
+            if (!(o is Action<AioTask> a && a.Equals(callback)))
+            {
+                list[kept++] = o;
+            }
+        }
+        int removed = list.Count - kept;
+        list.RemoveRange(kept, removed);
+        return removed;
     }
 
     /// <summary>Waits for the task to finish; throws its exception, or <see cref="CancelledException"/> if cancelled.</summary>
@@ -763,8 +786,9 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         switch (waiter)
         {
             case IChildWatcher watcher:
-                // Kettle's own bookkeeping (gather, groups): it only updates state and queues its own waiters,
-                // so it runs now; user-visible callbacks stay queued. (Checked first: a gather is also an AioTask.)
+                // Kettle's own bookkeeping (gather, groups, shield, wait): it runs no user code, so it is told now
+                // and queues what must be queued; user-visible callbacks stay queued. (Checked first: a gather is
+                // also an AioTask.)
                 watcher.OnChildDone(this);
                 break;
             case AioTask t:
