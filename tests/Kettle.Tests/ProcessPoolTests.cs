@@ -462,9 +462,13 @@ public sealed class ProcessPoolTests : IDisposable
         });
         var pending = Enumerable.Range(0, 12).Select(_ => pool.Submit(PoolWork.InitState)).ToArray();
         var states = await Task.WhenAll(pending).WaitAsync(Patience);
+        // Every call saw its worker initialized exactly once (the state carries the worker's pid).
         Assert.All(states, s => Assert.StartsWith("hello:1:", s, StringComparison.Ordinal));
-        // Each worker runs three calls, so twelve calls take four workers, each initialized once.
-        Assert.Equal(4, states.Distinct().Count());
+        // No worker ran more than three calls. How the twelve calls split between the two slots is a race (6 and 6
+        // take four workers; 4 and 8, or 5 and 7, take five), so only the bounds are fixed.
+        var callsPerWorker = states.GroupBy(s => s).Select(g => g.Count()).ToArray();
+        Assert.All(callsPerWorker, n => Assert.InRange(n, 1, 3));
+        Assert.InRange(callsPerWorker.Length, 4, 5);
     }
 
     [Fact]
