@@ -64,18 +64,28 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     {
         // A hand-off (queue, lock) suspends on every item: reusing the list's last finished waiter makes it allocate nothing.
         var w = list.Spare;
+        var loop = task.loop!;
         if (w is not null && ReferenceEquals(w.Owner, owner) && w.Role == role)
         {
             list.Spare = null;
-            w.Loop = task.loop!;
+            // A spare keeps its loop and its home list (only its task and frame are let go): stores skipped when
+            // they would not change anything cost no write barrier.
+            if (!ReferenceEquals(w.Loop, loop))
+            {
+                w.Loop = loop;
+            }
             w.Task = task;
             w.Frame = frame;
+            if (!ReferenceEquals(w.home, list))
+            {
+                w.home = list;
+            }
         }
         else
         {
-            w = new Waiter(owner, task.loop!, role, task, frame, null);
+            w = new Waiter(owner, loop, role, task, frame, null);
+            w.home = list;
         }
-        w.home = list;
         list.AddLast(w);
         task.resumeFrame = w;
         task.waitTarget = w;
@@ -180,11 +190,11 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
             if (List is null && home is { } h)
             {
                 // Done: out of every list, and its task (which cleared resumeFrame and waitTarget when this step
-                // began) no longer points at it, so nothing can reach it any more.
+                // began) no longer points at it, so nothing but its home list's spare slot reaches it. It lets its
+                // task and frame go; its home stays (the list it belongs to anyway).
                 Task = null;
                 Frame = null;
                 State = Pending;
-                home = null;
                 h.Spare = this;
             }
             AioTask.RunFrame(frame, loop);
