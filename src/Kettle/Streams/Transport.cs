@@ -126,6 +126,7 @@ internal sealed class SelectorSocketTransport : Transport, IIoReady
 
     private readonly Socket socket;
     private readonly EventLoop loop;
+    private readonly SafeSocketHandle handle;
     private readonly nint fd;
     private readonly ReadinessWait readable;
     private int token = -1;
@@ -143,7 +144,8 @@ internal sealed class SelectorSocketTransport : Transport, IIoReady
         this.socket = socket;
         this.loop = loop;
         socket.Blocking = false;
-        fd = socket.SafeHandle.DangerousGetHandle();
+        handle = socket.SafeHandle;
+        fd = handle.DangerousGetHandle();
         readable = new ReadinessWait(loop);
         token = loop.Selector.Register(fd, LoopSelector.Readable | LoopSelector.Writable | LoopSelector.ReadHangUp, this);
     }
@@ -154,18 +156,14 @@ internal sealed class SelectorSocketTransport : Transport, IIoReady
     /// <summary>Receives what is there; -1 when it would block. Throws <see cref="SocketException"/> on an error.</summary>
     public int TryReceive(Span<byte> buffer)
     {
-        int n = socket.Receive(buffer, SocketFlags.None, out SocketError error);
-        if (error == SocketError.Success)
+        int n = RawSocket.Receive(handle, buffer);
+        if (n >= 0)
         {
             mayRead = peerDone || n == buffer.Length;
             return n;
         }
-        if (error == SocketError.WouldBlock)
-        {
-            mayRead = peerDone;
-            return -1;
-        }
-        throw new SocketException((int)error);
+        mayRead = peerDone;
+        return -1;
     }
 
     /// <summary>Waits for the next readability edge; a cancellation point; counts as outside work meanwhile.</summary>
@@ -174,7 +172,7 @@ internal sealed class SelectorSocketTransport : Transport, IIoReady
     public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         throw new NotSupportedException("A selector transport is read with TryReceive and WaitReadable.");
 
-    public override int TrySendNow(ReadOnlySpan<byte> data) => SendWithoutBlocking(socket, data);
+    public override int TrySendNow(ReadOnlySpan<byte> data) => RawSocket.Send(handle, data);
 
     /// <summary>Calls <paramref name="callback"/> once, at the next writability edge (or error); counts as outside
     /// work until then. One at a time.</summary>

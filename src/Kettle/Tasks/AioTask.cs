@@ -717,13 +717,10 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         status = exception is null ? StatusSucceeded : StatusFaulted;
         var p = resumeFrame;
         resumeFrame = null;
-        if (p is AioTask frame)
+        if (p is not null)
         {
-            RunFrame(frame, loop!);
-        }
-        else
-        {
-            p?.ResumeFrame();
+            // RunFrame tells the three kinds of frame apart (without a class test for a task box).
+            RunFrame(p, loop!);
         }
     }
 
