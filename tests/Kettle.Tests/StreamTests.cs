@@ -444,6 +444,55 @@ public class StreamTests
         });
     }
 
+    // A peer that resets the connection: the read and the write on this side report it as .NET's own socket calls
+    // would (SocketError.ConnectionReset on the read; the writer is lost with an IOException), on the selector's
+    // direct system calls as on the portable path.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void APeersResetReachesTheReaderAndTheWriter(bool portable)
+    {
+        HangGuard.Run(() => Aio.Run(Main(), new RunOptions { HandleCtrlC = false, PortableIo = portable }));
+
+        async Coroutine Main()
+        {
+            var connected = new AioEvent();
+            AioStreamReader? reader = null;
+            AioStreamWriter? writer = null;
+            var done = new AioEvent();
+            var server = await Aio.StartServer(
+                async (r, w) =>
+                {
+                    (reader, writer) = (r, w);
+                    connected.Set();
+                    await done.Wait();
+                },
+                "127.0.0.1",
+                0);
+            using (var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+            {
+                await peer.ConnectAsync(IPAddress.Loopback, server.Port);
+                await connected.Wait();
+                peer.LingerState = new LingerOption(true, 0); // close with a reset, not a FIN
+            }
+            var e = await Assert.ThrowsAsync<SocketException>(async () => await reader!.Read(100));
+            Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+            // The reset is consumed by the read; a write then finds the connection gone (EPIPE, no SIGPIPE).
+            await Assert.ThrowsAsync<IOException>(async () =>
+            {
+                for (int i = 0; i < 100; i++)
+                {
+                    writer!.Write(B("after the reset\n"));
+                    await writer.Drain();
+                    await Aio.Sleep(0.01);
+                }
+            });
+            done.Set();
+            server.Close();
+            await server.WaitClosed();
+        }
+    }
+
     [Fact]
     public void BadInputGivesClearExceptionsAndTheLoopGoesOn()
     {
