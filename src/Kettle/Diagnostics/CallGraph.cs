@@ -115,6 +115,17 @@ internal static class CallGraphBuilder
         return new FutureCallGraph(task, frames, awaitedBy);
     }
 
+    /// <summary>The task that one entry of <paramref name="task"/>'s waiters stands for, if any (for call graphs and
+    /// for the snapshots the kettle tool reads off the loop thread).</summary>
+    internal static AioTask? AwaiterFor(object? waiter, AioTask task) => waiter switch
+    {
+        AioTask t => t, // an awaiting task, or a gather future watching its child
+        TaskGroup g => g.ParentTask, // a group's child: its waiter is the group itself
+        ShieldLink s when ReferenceEquals(s.Inner, task) => s.Awaiter, // a shielded task: awaited by the task that shielded it
+        WaitLink link => link.Awaiter, // a task in an Aio.Wait: awaited by the waiting task
+        _ => null,
+    };
+
     /// <summary>Who awaits <paramref name="task"/>, each once, in the order they started waiting.</summary>
     internal static List<AioTask> Awaiters(AioTask task)
     {
@@ -126,24 +137,7 @@ internal static class CallGraphBuilder
                 result.Add(a);
             }
         }
-        void FromWaiter(object w)
-        {
-            switch (w)
-            {
-                case AioTask t:
-                    Add(t); // an awaiting task, or a gather future watching its child
-                    break;
-                case TaskGroup g:
-                    Add(g.ParentTask); // a group's child: its waiter is the group itself
-                    break;
-                case ShieldLink s when ReferenceEquals(s.Inner, task):
-                    Add(s.Awaiter); // a shielded task: awaited by the task that shielded it
-                    break;
-                case WaitLink link:
-                    Add(link.Awaiter); // a task in an Aio.Wait: awaited by the waiting task
-                    break;
-            }
-        }
+        void FromWaiter(object w) => Add(AwaiterFor(w, task));
         if (task.extras?.AwaitedBy is { } explicitly)
         {
             foreach (var a in explicitly)

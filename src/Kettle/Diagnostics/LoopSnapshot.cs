@@ -305,24 +305,7 @@ internal static class LoopSnapshot
                 break;
         }
 
-        void FromWaiter(object? w)
-        {
-            switch (w)
-            {
-                case AioTask t:
-                    Add(t);
-                    break;
-                case TaskGroup g:
-                    Add(g.ParentTask); // a group's child: its waiter is the group itself
-                    break;
-                case ShieldLink s when ReferenceEquals(s.Inner, task):
-                    Add(s.Awaiter); // a shielded task: awaited by the task that shielded it
-                    break;
-                case WaitLink link:
-                    Add(link.Awaiter); // a task in an Aio.Wait: awaited by the waiting task
-                    break;
-            }
-        }
+        void FromWaiter(object? w) => Add(CallGraphBuilder.AwaiterFor(w, task));
 
         void Add(AioTask? a)
         {
