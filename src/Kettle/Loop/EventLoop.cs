@@ -312,9 +312,18 @@ public sealed partial class EventLoop : IDisposable
             return false;
         }
         inbox.Enqueue(item);
+        SignalAdded();
+        return true;
+    }
+
+    /// <summary>After an item went into either inbox (any thread): tells the loop's iteration, and wakes the loop if
+    /// it sleeps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void SignalAdded()
+    {
         Volatile.Write(ref inboxSignal, 1);
         // Dekker with WaitForInbox: the add must be visible before sleepState is read (the loop sets the state and
-        // then looks at the inbox), or both could miss each other and the loop would sleep with an item posted.
+        // then looks at the inboxes), or both could miss each other and the loop would sleep with an item posted.
         Interlocked.MemoryBarrier();
         if (Volatile.Read(ref sleepState) == Sleeping && Interlocked.CompareExchange(ref sleepState, Woken, Sleeping) == Sleeping)
         {
@@ -325,11 +334,10 @@ public sealed partial class EventLoop : IDisposable
                 Selector.WakeLocked();
             }
         }
-        return true;
     }
 
     /// <summary>Posts an item from any thread through the list linked through the items (see
-    /// <see cref="IPostedItem"/>); false once the loop is closed. Woken as by <see cref="TryEnqueueThreadsafe"/>.</summary>
+    /// <see cref="IPostedItem"/>); false once the loop is closed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool TryPostThreadsafe(IPostedItem item)
     {
@@ -340,16 +348,7 @@ public sealed partial class EventLoop : IDisposable
         item.NextPosted = null;
         var previous = Interlocked.Exchange(ref postedTail, item);
         previous.NextPosted = item;
-        Volatile.Write(ref inboxSignal, 1);
-        // Dekker with WaitForInbox, as in TryEnqueueThreadsafe: the link must be visible before sleepState is read.
-        Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref sleepState) == Sleeping && Interlocked.CompareExchange(ref sleepState, Woken, Sleeping) == Sleeping)
-        {
-            lock (gate)
-            {
-                Selector.WakeLocked();
-            }
-        }
+        SignalAdded();
         return true;
     }
 
