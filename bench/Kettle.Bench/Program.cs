@@ -372,12 +372,35 @@ static class Workloads
 static class Report
 {
     private static TimeSpan cpuAtStart;
+    private static TimeSpan jitAtStart;
+    private static long jitMethodsAtStart;
+    private static TimeSpan jitHereAtStart;
+    private static JitLog? jitLog;
+    private static DateTime timedFrom;
+    private static int loopOsThread;
 
     /// <summary>Starts the timed part; the process CPU time used from here is reported as cpu_s (on a loaded
     /// machine, wall time includes waiting for a core; CPU time shows the work itself, GC threads included).</summary>
     public static Stopwatch StartTimer()
     {
+        if (Environment.GetEnvironmentVariable("KETTLE_BENCH_GC") is { Length: > 0 })
+        {
+            // Diagnostics only: compile the reporting code now, so that the JIT figures below are the workload's.
+            foreach (var m in typeof(Report).GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public))
+            {
+                System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(m.MethodHandle);
+            }
+        }
+        jitLog ??= JitLog.Start();
+        if (jitLog is not null)
+        {
+            loopOsThread = int.Parse(File.ReadAllText("/proc/thread-self/stat").Split(' ')[0], CultureInfo.InvariantCulture);
+            timedFrom = DateTime.UtcNow;
+        }
         cpuAtStart = Process.GetCurrentProcess().TotalProcessorTime;
+        jitAtStart = System.Runtime.JitInfo.GetCompilationTime();
+        jitMethodsAtStart = System.Runtime.JitInfo.GetCompiledMethodCount();
+        jitHereAtStart = System.Runtime.JitInfo.GetCompilationTime(currentThread: true);
         return Stopwatch.StartNew();
     }
 
@@ -413,7 +436,13 @@ static class Report
                 $"gc: gen0 {GC.CollectionCount(0)}, gen1 {GC.CollectionCount(1)}, gen2 {GC.CollectionCount(2)}, " +
                 $"pause {GC.GetTotalPauseDuration().TotalSeconds:0.000} s, allocated {GC.GetTotalAllocatedBytes() / (double)n:0.0} B per op " +
                 $"(whole process), heap {GC.GetTotalMemory(false) / 1048576.0:0.0} MB");
+            // JIT work while timed (all threads: the tiering thread's optimized recompiles included).
+            Console.Error.WriteLine(
+                $"jit: {System.Runtime.JitInfo.GetCompiledMethodCount() - jitMethodsAtStart} methods compiled while timed, " +
+                $"{(System.Runtime.JitInfo.GetCompilationTime() - jitAtStart).TotalMilliseconds:0.0} ms, " +
+                $"{(System.Runtime.JitInfo.GetCompilationTime(currentThread: true) - jitHereAtStart).TotalMilliseconds:0.0} ms of it on this thread");
         }
+        jitLog?.Report(timedFrom, loopOsThread);
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuAtStart).TotalSeconds;
         double peakMb = StatusKb("VmHWM:") / 1024.0;
         Console.WriteLine($"{{\"peer\": \"kettle\", \"workload\": \"{workload}\", \"n\": {n}, \"seconds\": {F(seconds)}, " +

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>The chunk size of <see cref="ChunkedArray{T}"/>.</summary>
@@ -28,9 +30,13 @@ internal sealed class ChunkedArray<T>
     }
 
     /// <summary>How many elements fit before the next <see cref="Grow"/>.</summary>
-    public int Capacity { get; private set; }
+    public int Capacity { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get; private set; }
 
-    public ref T this[int i] => ref chunks[i >> Chunks.Shift][i & Chunks.Mask];
+    public ref T this[int i]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => ref chunks[i >> Chunks.Shift][i & Chunks.Mask];
+    }
 
     /// <summary>For a racy reader on another thread: the element, or default if <paramref name="i"/> is not (or no
     /// longer) backed by a chunk this thread can see.</summary>
@@ -65,6 +71,7 @@ internal sealed class ChunkedArray<T>
     /// <summary>Gives back the last chunks while <paramref name="used"/> elements leave a whole chunk free below them
     /// (one chunk of slack, so a count that hovers at a chunk boundary does not allocate and free one each time).
     /// The elements given back must already be cleared.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ShrinkTo(int used)
     {
         while (chunkCount > 1 && used <= Capacity - 2 * Chunks.Size)

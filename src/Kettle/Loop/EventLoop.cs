@@ -132,7 +132,7 @@ public sealed partial class EventLoop : IDisposable
     }
 
     /// <summary>Whether debug mode is on (see docs/debugging.md). Defaults to the KETTLE_DEBUG environment variable.</summary>
-    public bool Debug { get; set; }
+    public bool Debug { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get; set; }
 
     /// <summary>In debug mode, a step or callback that holds the loop this long is logged. Default 100 ms.</summary>
     public TimeSpan SlowCallbackDuration { get; set; }
@@ -141,7 +141,11 @@ public sealed partial class EventLoop : IDisposable
     public ILogger Logger => logger;
 
     /// <summary>The loop running on the calling thread, or null.</summary>
-    internal static EventLoop? RunningOnThisThread => running;
+    internal static EventLoop? RunningOnThisThread
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => running;
+    }
 
     /// <summary>Whether the loop is running (any thread).</summary>
     public bool IsRunning => isRunning;
@@ -181,6 +185,7 @@ public sealed partial class EventLoop : IDisposable
     internal bool IsOnLoopThread => Environment.CurrentManagedThreadId == threadId && isRunning;
 
     /// <summary>Throws unless the caller is on this loop's thread while it runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void CheckThread(string operation)
     {
         if (Environment.CurrentManagedThreadId != threadId || !isRunning)

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -76,7 +77,7 @@ internal sealed class LoopSelector : IDisposable
     public bool Active => epfd >= 0;
 
     /// <summary>How many descriptors are registered.</summary>
-    public int Count { get; private set; }
+    public int Count { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get; private set; }
 
     private static bool PortableFromEnvironment() =>
         string.Equals(Environment.GetEnvironmentVariable("KETTLE_SELECTOR"), "portable", StringComparison.OrdinalIgnoreCase);
@@ -218,6 +219,7 @@ internal sealed class LoopSelector : IDisposable
     }
 
     /// <summary>Tells ready descriptors without waiting (the loop has work queued). Loop thread.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Poll()
     {
         if (Count > 0)

@@ -36,13 +36,19 @@ public readonly struct AcquireAwaitable : ICriticalNotifyCompletion, ILoopAwaite
     }
 
     /// <summary>Gets the awaiter (the awaitable itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AcquireAwaitable GetAwaiter() => this;
 
     /// <summary>Whether it was acquired without waiting.</summary>
-    public bool IsCompleted => acquired;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => acquired;
+    }
 
     /// <summary>Ends the wait: returns the scope that releases; throws <see cref="CancelledException"/> if the task
     /// was cancelled while waiting (then nothing is held).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Releaser GetResult()
     {
         if (AioTask.TakeCancelDelivery() is { } cancelled)
@@ -84,12 +90,18 @@ public readonly struct WaitAwaitable : ICriticalNotifyCompletion, ILoopAwaiter
     }
 
     /// <summary>Gets the awaiter (the awaitable itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public WaitAwaitable GetAwaiter() => this;
 
     /// <summary>Whether there was nothing to wait for.</summary>
-    public bool IsCompleted => completed;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => completed;
+    }
 
     /// <summary>Ends the wait; throws <see cref="CancelledException"/> if the task was cancelled while waiting.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GetResult() => AioTask.ThrowIfCancelDelivered();
 
     /// <inheritdoc/>
@@ -113,5 +125,6 @@ public readonly struct Releaser : IDisposable
     internal Releaser(IWaitSource source) => this.source = source;
 
     /// <summary>Releases the lock or semaphore.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Dispose() => source?.ReleaseFromScope();
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
@@ -43,6 +44,7 @@ public sealed class AioEvent : IWaitSource
     internal bool IsSetCore => value;
 
     /// <summary>Sets the flag and wakes every waiter. asyncio counterpart: <c>set()</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Set()
     {
         LoopAffinity.Check(ref loop, this, "Event.Set");
@@ -71,12 +73,14 @@ public sealed class AioEvent : IWaitSource
     /// Waits until the flag is set: completes at once if it is, otherwise a cancellation point.
     /// asyncio counterpart: <c>await event.wait()</c> (which returns True).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public WaitAwaitable Wait()
     {
         LoopAffinity.Check(ref loop, this, "Event.Wait");
         return new WaitAwaitable(this, value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool IWaiterOwner.OnResume(Waiter waiter, bool cancelling)
     {
         waiters.Remove(waiter);

@@ -67,6 +67,7 @@ public sealed class AioLock : IWaitSource
 
     /// <summary>Releases the lock and wakes the first queued waiter. asyncio counterpart: <c>release()</c>.</summary>
     /// <exception cref="InvalidOperationException">The lock is not held ("AioLock is not acquired.").</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Release()
     {
         LoopAffinity.Check(ref loop, this, "Lock.Release");
@@ -118,12 +119,17 @@ public sealed class AioLock : IWaitSource
         return true;
     }
 
-    WaiterList IWaitSource.Waiters => waiters;
+    WaiterList IWaitSource.Waiters
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => waiters;
+    }
 
     string IWaitSource.WaitName => "Lock.Acquire";
 
     void IWaitSource.UndoFastPath() => ReleaseCore();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IWaitSource.ReleaseFromScope() => Release();
 
     /// <summary>"&lt;AioLock [locked, waiters:1]&gt;", as asyncio's repr.</summary>

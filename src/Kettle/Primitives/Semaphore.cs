@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Kettle;
 
@@ -70,6 +71,7 @@ public class AioSemaphore : IWaitSource
     /// A cancellation point when it waits. <c>using (await s.Acquire()) { ... }</c> releases on exit.
     /// asyncio counterpart: <c>await sem.acquire()</c>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AcquireAwaitable Acquire()
     {
         LoopAffinity.Check(ref loop, this, "Semaphore.Acquire");
@@ -84,6 +86,7 @@ public class AioSemaphore : IWaitSource
     /// <summary>Gives a permit back and wakes the first queued task. asyncio counterpart: <c>release()</c>.</summary>
     /// <exception cref="SemaphoreFullException">A <see cref="AioBoundedSemaphore"/> would go above its initial value
     /// ("AioBoundedSemaphore released too many times").</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Release()
     {
         LoopAffinity.Check(ref loop, this, bound >= 0 ? "BoundedSemaphore.Release" : "Semaphore.Release");
@@ -94,6 +97,7 @@ public class AioSemaphore : IWaitSource
         ReleaseCore();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReleaseCore()
     {
         value++;
@@ -116,6 +120,7 @@ public class AioSemaphore : IWaitSource
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool IWaiterOwner.OnResume(Waiter waiter, bool cancelling)
     {
         waiters.Remove(waiter);
@@ -132,12 +137,17 @@ public class AioSemaphore : IWaitSource
         return true;
     }
 
-    WaiterList IWaitSource.Waiters => waiters;
+    WaiterList IWaitSource.Waiters
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => waiters;
+    }
 
     string IWaitSource.WaitName => bound >= 0 ? "BoundedSemaphore.Acquire" : "Semaphore.Acquire";
 
     void IWaitSource.UndoFastPath() => ReleaseCore();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IWaitSource.ReleaseFromScope() => Release();
 
     /// <summary>"&lt;AioSemaphore [unlocked, value:1]&gt;", as asyncio's repr.</summary>

@@ -180,6 +180,7 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     void IFrame.ResumeFrame() => ResumeAsFrame();
 
     /// <summary>Resumes the waiting frame if the owner agrees (<see cref="IWaiterOwner.OnResume"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ResumeAsFrame()
     {
         var t = Task!;
@@ -350,7 +351,7 @@ internal static class LoopAffinity
 {
     /// <summary>Checks the caller may touch a primitive bound to <paramref name="bound"/>, binding it to the running loop if unbound.
     /// With no loop running anywhere for it, single-threaded set-up and inspection are allowed.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining | System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Check(ref EventLoop? bound, object primitive, string operation)
     {
         var running = EventLoop.RunningOnThisThread;

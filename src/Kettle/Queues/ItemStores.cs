@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>Where a queue keeps its items; the order is the store's (asyncio: <c>_init</c>, <c>_put</c>, <c>_get</c>).</summary>
@@ -20,8 +22,13 @@ internal sealed class FifoStore<T> : ItemStore<T>
     private int head;
     private int count;
 
-    public override int Count => count;
+    public override int Count
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => count;
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Add(T item)
     {
         if (count == items.Length)
@@ -38,6 +45,7 @@ internal sealed class FifoStore<T> : ItemStore<T>
         count++;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override T Take()
     {
         var item = items[head];
@@ -64,10 +72,16 @@ internal sealed class LifoStore<T> : ItemStore<T>
 {
     private readonly List<T> items = [];
 
-    public override int Count => items.Count;
+    public override int Count
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => items.Count;
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Add(T item) => items.Add(item);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override T Take()
     {
         var item = items[^1];
@@ -86,8 +100,13 @@ internal sealed class HeapStore<T> : ItemStore<T>
 
     public HeapStore(IComparer<T>? comparer) => this.comparer = comparer ?? Comparer<T>.Default;
 
-    public override int Count => heap.Count;
+    public override int Count
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => heap.Count;
+    }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Add(T item)
     {
         heap.Add(item);
@@ -104,6 +123,7 @@ internal sealed class HeapStore<T> : ItemStore<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override T Take()
     {
         var top = heap[0];

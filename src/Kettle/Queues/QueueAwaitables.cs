@@ -19,10 +19,15 @@ public readonly struct QueuePutAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
     }
 
     /// <summary>Gets the awaiter (the awaitable itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueuePutAwaitable<T> GetAwaiter() => this;
 
     /// <summary>Whether the put can happen without waiting.</summary>
-    public bool IsCompleted => ready;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => ready;
+    }
 
     /// <summary>Puts the item; throws <see cref="CancelledException"/> if the task was cancelled while waiting
     /// (nothing is put) and <see cref="QueueShutDownException"/> if the queue is shut down.</summary>
@@ -62,10 +67,15 @@ public readonly struct QueueGetAwaitable<T> : ICriticalNotifyCompletion, ILoopAw
     }
 
     /// <summary>Gets the awaiter (the awaitable itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueueGetAwaitable<T> GetAwaiter() => this;
 
     /// <summary>Whether the get can happen without waiting.</summary>
-    public bool IsCompleted => ready;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => ready;
+    }
 
     /// <summary>Takes the item; throws <see cref="CancelledException"/> if the task was cancelled while waiting
     /// (nothing is taken) and <see cref="QueueShutDownException"/> if the queue is shut down and empty.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace Kettle;
@@ -53,6 +54,7 @@ public static partial class Aio
 
     /// <summary>The loop running on this thread. asyncio counterpart: <c>asyncio.get_running_loop()</c>.</summary>
     /// <exception cref="InvalidOperationException">No loop runs on this thread.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static EventLoop GetRunningLoop() =>
         EventLoop.RunningOnThisThread ?? throw new InvalidOperationException("There is no running Kettle event loop on this thread; start one with Aio.Run.");
 
@@ -65,9 +67,11 @@ public static partial class Aio
 
     /// <summary>Schedules <paramref name="coroutine"/> as a task on the running loop; its first step is queued, not run.
     /// asyncio counterpart: <c>asyncio.create_task(coro, name=...)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask<T> CreateTask<T>(Coroutine<T> coroutine, string? name = null) => GetRunningLoop().CreateTask(coroutine, name);
 
     /// <summary>Schedules <paramref name="coroutine"/> as a task on the running loop.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static AioTask CreateTask(Coroutine coroutine, string? name = null) => GetRunningLoop().CreateTask(coroutine, name);
 
     /// <summary>Runs a plain <c>async Task&lt;T&gt;</c> method as a task on the running loop.</summary>
@@ -84,9 +88,11 @@ public static partial class Aio
 
     /// <summary>Suspends the current task for <paramref name="seconds"/> on the loop's clock; zero or less
     /// yields once. A cancellation point. asyncio counterpart: <c>asyncio.sleep(delay)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static SleepAwaitable Sleep(double seconds) => new(EventLoop.SecondsToTicks(seconds));
 
     /// <summary>Suspends the current task for <paramref name="delay"/>; see <see cref="Sleep(double)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static SleepAwaitable Sleep(TimeSpan delay) => new(delay.Ticks);
 
     /// <summary>Sleeps, then gives back <paramref name="result"/>. asyncio counterpart: <c>asyncio.sleep(delay, result)</c>.</summary>
@@ -97,5 +103,6 @@ public static partial class Aio
 
     /// <summary>Lets every other ready task run once, then resumes. A cancellation point.
     /// asyncio counterpart: <c>asyncio.sleep(0)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static SleepAwaitable Yield() => new(0);
 }

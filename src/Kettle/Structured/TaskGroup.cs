@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 
 namespace Kettle;
@@ -112,6 +113,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
     public int Count => count;
 
     /// <summary>Schedules <paramref name="coroutine"/> as a child task. asyncio counterpart: <c>tg.create_task</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AioTask<T> CreateTask<T>(Coroutine<T> coroutine, string? name = null)
     {
         CheckCanCreate(coroutine.Box);
@@ -119,6 +121,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
     }
 
     /// <summary>Schedules <paramref name="coroutine"/> as a child task.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AioTask CreateTask(Coroutine coroutine, string? name = null)
     {
         CheckCanCreate(coroutine.Box);
@@ -186,6 +189,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
         return $"<TaskGroup {info}>";
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CheckCanCreate(AioTask? box)
     {
         loop.CheckThread("TaskGroup.CreateTask");
@@ -208,6 +212,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
     /// <summary>The task the group's body runs in, for call graphs.</summary>
     internal AioTask? ParentTask => parent;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private T Track<T>(T task)
         where T : AioTask
     {
@@ -235,6 +240,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
     }
 
     /// <summary>Drops the finished children from <see cref="children"/>, keeping the others in creation order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Compact()
     {
         var a = children;
@@ -280,6 +286,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
 
     /// <summary>A child finished (called by its <see cref="AioTask.FinishTask"/>, inline): the group's done
     /// callback is queued on the loop, as asyncio's <c>call_soon(self._on_task_done, task)</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IChildWatcher.OnChildDone(AioTask child)
     {
         child.waitTarget = null;
@@ -296,6 +303,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
     }
 
     /// <summary>The queued done callback of the oldest finished child not handled yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void IReadyItem.RunReady()
     {
         var task = doneHead!;
@@ -315,6 +323,7 @@ public sealed class TaskGroup : IChildWatcher, IReadyItem
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnTaskDone(AioTask task)
     {
         count--;

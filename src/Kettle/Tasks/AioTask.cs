@@ -118,13 +118,25 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     public long Id => id;
 
     /// <summary>Whether the task has finished: succeeded, failed or cancelled. asyncio: <c>done()</c>.</summary>
-    public bool IsDone => status >= StatusSucceeded;
+    public bool IsDone
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => status >= StatusSucceeded;
+    }
 
     /// <summary>Whether the task ended cancelled. asyncio: <c>cancelled()</c>.</summary>
-    public bool IsCancelled => status == StatusCancelled;
+    public bool IsCancelled
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => status == StatusCancelled;
+    }
 
     /// <summary>Whether the task ended with an exception other than cancellation.</summary>
-    public bool IsFaulted => status == StatusFaulted;
+    public bool IsFaulted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => status == StatusFaulted;
+    }
 
     /// <summary>
     /// The exception the task ended with, or null if it succeeded. asyncio: <c>exception()</c>.
@@ -373,6 +385,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     }
 
     /// <summary>Waits for the task to finish; throws its exception, or <see cref="CancelledException"/> if cancelled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AioTaskAwaiter GetAwaiter() => new(this);
 
     /// <inheritdoc/>
@@ -453,6 +466,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void MarkRetrieved()
     {
         flags |= FlagRetrieved;
@@ -468,12 +482,19 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     private protected T ThrowCancelled<T>() => throw MakeCancelled();
 
     /// <summary>Throws what a finished frame or task ended with (for await and Result).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ThrowIfUnsuccessful()
     {
-        if (status == StatusSucceeded)
+        if (status != StatusSucceeded)
         {
-            return;
+            ThrowUnsuccessful();
         }
+    }
+
+    // Out of line: every awaiter's GetResult inlines the check above, not this.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowUnsuccessful()
+    {
         MarkRetrieved();
         if (status == StatusCancelled)
         {
@@ -482,6 +503,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
         ExceptionDispatchInfo.Throw(error!);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void AddWaiter(object waiter)
     {
         switch (waiters)
@@ -566,7 +588,11 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
 
     /// <summary>A SynchronizationContext to install during this task's steps (plain async code run as a task
     /// posts its continuations back as steps of the task); null for coroutines, whose builder knows the task.</summary>
-    internal virtual SynchronizationContext? StepSynchronizationContext => null;
+    internal virtual SynchronizationContext? StepSynchronizationContext
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => null;
+    }
 
     /// <summary>Start of any step of this task: it is running, so it no longer counts as waiting on the outside.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -769,12 +795,6 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
             extras.Cts = null;
             c.Dispose();
         }
-        OnFinished();
-    }
-
-    /// <summary>Hook for subclasses that hold resources until the end.</summary>
-    private protected virtual void OnFinished()
-    {
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -834,6 +854,7 @@ public abstract class AioTask : IReadyItem, ITimerTarget, IWaitTarget, IFrame
     }
 
     // Sleep: the task's own timer entry, invalidated by bumping sleepToken.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     bool ITimerTarget.IsTimerLive(int token) => token == sleepToken && status == StatusPending;
 
     void ITimerTarget.OnTimerDue(int token, EventLoop l)
@@ -878,10 +899,12 @@ public abstract class AioTask<T> : AioTask
     private T ThrowNotDone() => throw new InvalidOperationException($"Result is not set: task '{Name}' has not finished.");
 
     /// <summary>Waits for the task to finish and returns its result.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public new AioTaskAwaiter<T> GetAwaiter() => new(this);
 
     internal override object? BoxedResult => result is VoidResult ? null : result;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal T GetResultAfterWait()
     {
         ThrowIfUnsuccessful();

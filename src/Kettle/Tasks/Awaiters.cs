@@ -34,9 +34,14 @@ public readonly struct AioTaskAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
     internal AioTaskAwaiter(AioTask task) => this.task = task;
 
     /// <summary>Whether the task is done.</summary>
-    public bool IsCompleted => task.IsDone;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => task.IsDone;
+    }
 
     /// <summary>Throws the task's exception, or <see cref="CancelledException"/> if it was cancelled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GetResult()
     {
         AioTask.ThrowIfCancelDelivered();
@@ -79,9 +84,14 @@ public readonly struct AioTaskAwaiter<T> : ICriticalNotifyCompletion, ILoopAwait
     internal AioTaskAwaiter(AioTask<T> task) => this.task = task;
 
     /// <summary>Whether the task is done.</summary>
-    public bool IsCompleted => task.IsDone;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => task.IsDone;
+    }
 
     /// <summary>Returns the result; throws the task's exception, or <see cref="CancelledException"/> if it was cancelled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public T GetResult()
     {
         AioTask.ThrowIfCancelDelivered();
@@ -109,6 +119,7 @@ public readonly struct SleepAwaitable
     internal SleepAwaitable(long ticks) => this.ticks = ticks;
 
     /// <summary>Gets the awaiter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SleepAwaiter GetAwaiter() => new(ticks);
 }
 
@@ -120,9 +131,14 @@ public readonly struct SleepAwaiter : ICriticalNotifyCompletion, ILoopAwaiter
     internal SleepAwaiter(long ticks) => this.ticks = ticks;
 
     /// <summary>Always false: even a zero sleep yields to the loop once.</summary>
-    public bool IsCompleted => false;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => false;
+    }
 
     /// <summary>Ends the sleep; throws <see cref="CancelledException"/> if the task was cancelled meanwhile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GetResult() => AioTask.ThrowIfCancelDelivered();
 
     /// <inheritdoc/>
@@ -184,6 +200,7 @@ public readonly struct SleepAwaitable<T>
     }
 
     /// <summary>Gets the awaiter.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SleepAwaiter<T> GetAwaiter() => new(ticks, value);
 }
 
@@ -201,9 +218,14 @@ public readonly struct SleepAwaiter<T> : ICriticalNotifyCompletion, ILoopAwaiter
     }
 
     /// <summary>Always false.</summary>
-    public bool IsCompleted => false;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => false;
+    }
 
     /// <summary>Returns the value; throws <see cref="CancelledException"/> if the task was cancelled meanwhile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public T GetResult()
     {
         AioTask.ThrowIfCancelDelivered();

@@ -21,6 +21,7 @@ public readonly struct Coroutine<T>
     internal Coroutine(CoroutineBox<T> box) => Box = box;
 
     /// <summary>Starts the coroutine inside the awaiting task and waits for it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public CoroutineAwaiter<T> GetAwaiter()
     {
         var box = Box ?? throw CoroutineBox.DefaultCoroutine();
@@ -46,6 +47,7 @@ public readonly struct Coroutine
     internal Coroutine(CoroutineBox<VoidResult> box) => Box = box;
 
     /// <summary>Starts the coroutine inside the awaiting task and waits for it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public CoroutineAwaiter GetAwaiter()
     {
         var box = Box ?? throw CoroutineBox.DefaultCoroutine();
@@ -71,9 +73,14 @@ public readonly struct CoroutineAwaiter<T> : ICriticalNotifyCompletion, ILoopAwa
     internal CoroutineAwaiter(CoroutineBox<T> box) => this.box = box;
 
     /// <summary>Whether the coroutine has finished.</summary>
-    public bool IsCompleted => box.IsDone;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => box.IsDone;
+    }
 
     /// <summary>Returns the coroutine's result or throws its exception.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public T GetResult() => box.GetResultAfterWait();
 
     /// <inheritdoc/>
@@ -93,9 +100,14 @@ public readonly struct CoroutineAwaiter : ICriticalNotifyCompletion, ILoopAwaite
     internal CoroutineAwaiter(CoroutineBox<VoidResult> box) => this.box = box;
 
     /// <summary>Whether the coroutine has finished.</summary>
-    public bool IsCompleted => box.IsDone;
+    public bool IsCompleted
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => box.IsDone;
+    }
 
     /// <summary>Throws the coroutine's exception, if any.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void GetResult() => box.ThrowIfUnsuccessful();
 
     /// <inheritdoc/>
@@ -160,6 +172,7 @@ internal abstract class CoroutineBox<T> : AioTask<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void DismissColdReport()
     {
         if (extras?.Report is { } r)
@@ -267,6 +280,7 @@ internal sealed class CoroutineBox<TStateMachine, T> : CoroutineBox<T>
 
     internal override Type? StateMachineType => typeof(TStateMachine);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal override void ResumeCore() => StateMachine.MoveNext();
 
     private static string ParseMethodName(Type t) => MethodNames.FromStateMachine(t);

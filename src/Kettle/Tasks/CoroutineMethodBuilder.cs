@@ -15,12 +15,18 @@ public struct CoroutineMethodBuilder<T>
     private CoroutineBox<T>? box;
 
     /// <summary>Creates a builder.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static CoroutineMethodBuilder<T> Create() => default;
 
     /// <summary>The coroutine.</summary>
-    public Coroutine<T> Task => new(box!);
+    public Coroutine<T> Task
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => new(box!);
+    }
 
     /// <summary>Boxes the state machine; runs nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
         where TStateMachine : IAsyncStateMachine
     {
@@ -37,6 +43,7 @@ public struct CoroutineMethodBuilder<T>
     }
 
     /// <summary>Completes the coroutine.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public readonly void SetResult(T result)
     {
         box!.result = result;
@@ -62,7 +69,9 @@ public struct CoroutineMethodBuilder<T>
         where TAwaiter : ICriticalNotifyCompletion
         where TStateMachine : IAsyncStateMachine => Suspend(ref awaiter, box!);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    // Not inlined: the Await*OnCompleted methods are compiled for every pair of awaiter and coroutine type, this only
+    // for every awaiter type (less optimized code to compile at first use; docs/performance.md, "Warm-up").
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void Suspend<TAwaiter>(ref TAwaiter awaiter, CoroutineBox<T> b)
         where TAwaiter : INotifyCompletion
     {
@@ -103,12 +112,18 @@ public struct CoroutineMethodBuilder
     private CoroutineBox<VoidResult>? box;
 
     /// <summary>Creates a builder.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static CoroutineMethodBuilder Create() => default;
 
     /// <summary>The coroutine.</summary>
-    public Coroutine Task => new(box!);
+    public Coroutine Task
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => new(box!);
+    }
 
     /// <summary>Boxes the state machine; runs nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
         where TStateMachine : IAsyncStateMachine
     {
@@ -124,6 +139,7 @@ public struct CoroutineMethodBuilder
     }
 
     /// <summary>Completes the coroutine.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public readonly void SetResult() => box!.CompleteFrame(null);
 
     /// <summary>Fails the coroutine.</summary>
@@ -158,13 +174,40 @@ internal static class ColdTracking
     public static void OnCreated(AioTask box)
     {
         var loop = EventLoop.RunningOnThisThread;
+        if (loop is { Debug: false })
+        {
+            loop.NoteFreshCoroutine(box);
+            return;
+        }
+        OnCreatedRare(box, loop);
+    }
+
+    /// <summary>The stack where the coroutine was made: above Kettle's frames and the async method itself (how
+    /// many frames that is depends on what the JIT inlined, so they are looked at, not counted).</summary>
+    private static string CreationSite()
+    {
+        var frames = new StackTrace(1, false).GetFrames();
+        int i = 0;
+        while (i < frames.Length && frames[i].GetMethod()?.Module == typeof(ColdTracking).Module)
+        {
+            i++;
+        }
+        if (i < frames.Length && frames[i].GetMethod()?.IsDefined(typeof(AsyncStateMachineAttribute), false) == true)
+        {
+            i++;
+        }
+        return new StackTrace(1 + i, true).ToString();
+    }
+
+    // Debug mode, or no loop on this thread: out of line, so that the builder's Start, compiled for every coroutine
+    // type, stays small.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void OnCreatedRare(AioTask box, EventLoop? loop)
+    {
         if (loop is not null)
         {
             loop.NoteFreshCoroutine(box);
-            if (loop.Debug)
-            {
-                box.Extras.CreationTrace = new StackTrace(2, true).ToString();
-            }
+            box.Extras.CreationTrace = CreationSite();
         }
         else
         {

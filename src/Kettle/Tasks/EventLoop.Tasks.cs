@@ -45,6 +45,7 @@ public sealed partial class EventLoop
     /// <summary>Schedules <paramref name="coroutine"/> as a task; its first step is queued.
     /// asyncio counterpart: <c>loop.create_task(coro, name=...)</c>.</summary>
     /// <remarks>Threading: loop thread only (before the loop runs: the thread that will run it).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AioTask<T> CreateTask<T>(Coroutine<T> coroutine, string? name = null)
     {
         var box = coroutine.Box ?? throw CoroutineBox.DefaultCoroutine();
@@ -55,6 +56,7 @@ public sealed partial class EventLoop
     }
 
     /// <summary>Schedules <paramref name="coroutine"/> as a task; see <see cref="CreateTask{T}(Coroutine{T}, string?)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public AioTask CreateTask(Coroutine coroutine, string? name = null)
     {
         var box = coroutine.Box ?? throw CoroutineBox.DefaultCoroutine();
@@ -85,6 +87,7 @@ public sealed partial class EventLoop
         return t;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void CheckCold(AioTask box)
     {
         if (box.status != AioTask.StatusCold)
@@ -95,8 +98,9 @@ public sealed partial class EventLoop
     }
 
     // Hot path: compiled fully optimized at first call. Tiered compilation would run it unoptimized for the
-    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up").
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // first ~100 ms of a burst, which is most of a short one (see docs/performance.md, "Warm-up"). Not inlined: the
+    // CreateTask methods are compiled per result type, and this body once.
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     internal void ScheduleTask(AioTask box, string? name)
     {
         CheckThread("CreateTask");
@@ -200,6 +204,7 @@ public sealed partial class EventLoop
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void NoteFreshCoroutine(AioTask box)
     {
         if (freshCount == fresh.Length)

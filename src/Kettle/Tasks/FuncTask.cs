@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Kettle;
 
 /// <summary>
@@ -21,7 +23,11 @@ internal sealed class FuncTask<T> : AioTask<T>
 
     internal override string CoroutineName => name;
 
-    internal override SynchronizationContext? StepSynchronizationContext => syncContext ??= new TaskSynchronizationContext(this);
+    internal override SynchronizationContext? StepSynchronizationContext
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        get => syncContext ??= new TaskSynchronizationContext(this);
+    }
 
     internal override void ResumeCore()
     {
