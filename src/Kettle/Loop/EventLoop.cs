@@ -378,6 +378,7 @@ public sealed partial class EventLoop : IDisposable
     // ---------------------------------------------------------------- running
 
     /// <summary>Runs the loop until <see cref="Stop"/> is called. asyncio counterpart: <c>loop.run_forever()</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void RunForever()
     {
         if (closed)

@@ -66,6 +66,7 @@ internal sealed class ReadyQueue
         return item;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Grow()
     {
         var bigger = new Slot[items.Length * 2];
