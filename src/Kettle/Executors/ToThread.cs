@@ -31,7 +31,7 @@ public static partial class Aio
     /// With a process pool executor, the function must be a static method: it is sent, with its
     /// arguments, to a worker process. asyncio counterpart: <c>loop.run_in_executor(executor, func)</c>.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<TResult>(Executor? executor, Func<TResult> function)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -43,7 +43,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with one argument (asyncio: <c>run_in_executor(executor, func, arg)</c>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, TResult>(Executor? executor, Func<T1, TResult> function, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -55,7 +55,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with two arguments.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, T2, TResult>(Executor? executor, Func<T1, T2, TResult> function, T1 arg1, T2 arg2)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -67,7 +67,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> with three arguments.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static AioTask<TResult> RunInExecutor<T1, T2, T3, TResult>(Executor? executor, Func<T1, T2, T3, TResult> function, T1 arg1, T2 arg2, T3 arg3)
     {
         ArgumentNullException.ThrowIfNull(function);
@@ -79,7 +79,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor{TResult}(Executor?, Func{TResult})"/> for an action.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static AioTask RunInExecutor(Executor? executor, Action action)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -91,7 +91,7 @@ public static partial class Aio
     }
 
     /// <summary>As <see cref="RunInExecutor(Executor?, Action)"/> with one argument.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static AioTask RunInExecutor<T1>(Executor? executor, Action<T1> action, T1 arg1)
     {
         ArgumentNullException.ThrowIfNull(action);
@@ -108,7 +108,9 @@ public static partial class Aio
 
     // Thread pools: the call object is the queue item and the future (one allocation, no closure). The thread-pool
     // paths are compiled optimized at first call: a burst of calls is over before tiered compilation would replace
-    // their unoptimized code (docs/performance.md, "Warm-up").
+    // their unoptimized code (docs/performance.md, "Warm-up"). RunInExecutor is not inlined into its callers: inlined
+    // with all it calls, it made the caller's own code slow to compile (12 ms for the benchmark's loop), for a call
+    // that costs nothing next to the work of submitting.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ThreadCall<TResult> Submit<TResult>(ThreadPoolExecutor pool, ThreadCall<TResult> call)
     {
