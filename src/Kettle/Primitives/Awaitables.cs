@@ -125,6 +125,7 @@ public readonly struct Releaser : IDisposable
     internal Releaser(IWaitSource source) => this.source = source;
 
     /// <summary>Releases the lock or semaphore.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Not compiled optimized at first call: tiered compilation's profile lets an optimized caller turn the interface
+    // call into a direct, inlined one (the lock's or the semaphore's release), which code without a profile cannot.
     public void Dispose() => source?.ReleaseFromScope();
 }

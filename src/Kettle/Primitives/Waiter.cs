@@ -180,7 +180,7 @@ internal sealed class Waiter : IWaitTarget, IFrame, IReadyItem
     void IFrame.ResumeFrame() => ResumeAsFrame();
 
     /// <summary>Resumes the waiting frame if the owner agrees (<see cref="IWaiterOwner.OnResume"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Left to tiered compilation: its profile turns the owner's interface call into a guarded direct one.
     internal void ResumeAsFrame()
     {
         var t = Task!;
