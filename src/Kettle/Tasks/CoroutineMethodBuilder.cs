@@ -69,9 +69,10 @@ public struct CoroutineMethodBuilder<T>
         where TAwaiter : ICriticalNotifyCompletion
         where TStateMachine : IAsyncStateMachine => Suspend(ref awaiter, box!);
 
-    // Not inlined: the Await*OnCompleted methods are compiled for every pair of awaiter and coroutine type, this only
-    // for every awaiter type (less optimized code to compile at first use; docs/performance.md, "Warm-up").
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    // Inlined into the Await*OnCompleted methods, though they are compiled for every pair of awaiter and coroutine type:
+    // compiled once per awaiter type instead (smaller code to compile at first use), suspensions measured 5-10% slower
+    // in steady state (docs/performance.md, "Compiling inside a burst").
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     internal static void Suspend<TAwaiter>(ref TAwaiter awaiter, CoroutineBox<T> b)
         where TAwaiter : INotifyCompletion
     {
