@@ -26,7 +26,8 @@ public struct CoroutineMethodBuilder<T>
     }
 
     /// <summary>Boxes the state machine; runs nothing.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Left to tiered compilation: it is compiled for every coroutine type, and optimized code at first call would cost
+    // each of them about a millisecond of JIT (docs/performance.md, "Compiling inside a burst").
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
         where TStateMachine : IAsyncStateMachine
     {
@@ -124,7 +125,8 @@ public struct CoroutineMethodBuilder
     }
 
     /// <summary>Boxes the state machine; runs nothing.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Left to tiered compilation: it is compiled for every coroutine type, and optimized code at first call would cost
+    // each of them about a millisecond of JIT (docs/performance.md, "Compiling inside a burst").
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
         where TStateMachine : IAsyncStateMachine
     {
