@@ -100,13 +100,10 @@ internal sealed class HeapStore<T> : ItemStore<T>
 
     public HeapStore(IComparer<T>? comparer) => this.comparer = comparer ?? Comparer<T>.Default;
 
-    public override int Count
-    {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        get => heap.Count;
-    }
+    public override int Count => heap.Count;
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    // Left to tiered compilation, unlike the other stores: its profile turns the comparer's interface call into a
+    // direct, inlined one, which code compiled optimized at first call cannot.
     public override void Add(T item)
     {
         heap.Add(item);
@@ -123,7 +120,6 @@ internal sealed class HeapStore<T> : ItemStore<T>
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override T Take()
     {
         var top = heap[0];
