@@ -14,19 +14,11 @@ internal sealed class JitLog : EventListener
 
     private readonly ConcurrentDictionary<ulong, (DateTime Start, string Name)> started = new();
     private readonly ConcurrentQueue<Compiled> done = new();
-    private volatile bool ready;
 
-    internal readonly record struct Compiled(DateTime Start, double Ms, int Thread, string Name, string Tier);
+    internal readonly record struct Compiled(DateTime Start, double Ms, int Thread, string Name);
 
-    public static JitLog? Start()
-    {
-        if (Environment.GetEnvironmentVariable("KETTLE_BENCH_JIT") is not { Length: > 0 })
-        {
-            return null;
-        }
-        var log = new JitLog { ready = true };
-        return log;
-    }
+    public static JitLog? Start() =>
+        Environment.GetEnvironmentVariable("KETTLE_BENCH_JIT") is { Length: > 0 } ? new JitLog() : null;
 
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
@@ -50,18 +42,13 @@ internal sealed class JitLog : EventListener
         }
         else if (e.EventId == MethodLoadVerbose && started.TryRemove(Convert.ToUInt64(e.Payload[0], CultureInfo.InvariantCulture), out var s))
         {
-            string tier = e.PayloadNames is { } names && names.IndexOf("OptimizationTier") is int i and >= 0 ? $"{e.Payload[i]}" : "?";
-            done.Enqueue(new Compiled(s.Start, (e.TimeStamp - s.Start).TotalMilliseconds, (int)e.OSThreadId, s.Name, tier));
+            done.Enqueue(new Compiled(s.Start, (e.TimeStamp - s.Start).TotalMilliseconds, (int)e.OSThreadId, s.Name));
         }
     }
 
     /// <summary>Prints the methods compiled since <paramref name="from"/> (UTC), longest first, to stderr.</summary>
     public void Report(DateTime from, int loopThread)
     {
-        if (!ready)
-        {
-            return;
-        }
         // The events are delivered asynchronously: give the last ones a moment.
         Thread.Sleep(300);
         var list = done.Where(c => c.Start >= from).OrderByDescending(c => c.Ms).ToList();
@@ -69,7 +56,7 @@ internal sealed class JitLog : EventListener
         Console.Error.WriteLine($"jit events: {list.Count} methods while timed, {list.Sum(c => c.Ms):0.0} ms, {loopMs:0.0} ms on the loop thread");
         foreach (var c in list.Take(30))
         {
-            Console.Error.WriteLine($"  {c.Ms,6:0.00} ms  {(c.Thread == loopThread ? "loop" : "other"),-5} {c.Tier,-22} {c.Name}");
+            Console.Error.WriteLine($"  {c.Ms,6:0.00} ms  {(c.Thread == loopThread ? "loop" : "other"),-5} {c.Name}");
         }
     }
 }

@@ -77,7 +77,7 @@ internal sealed class LoopSelector : IDisposable
     public bool Active => epfd >= 0;
 
     /// <summary>How many descriptors are registered.</summary>
-    public int Count { [MethodImpl(MethodImplOptions.AggressiveOptimization)] get; private set; }
+    public int Count { get; private set; }
 
     private static bool PortableFromEnvironment() =>
         string.Equals(Environment.GetEnvironmentVariable("KETTLE_SELECTOR"), "portable", StringComparison.OrdinalIgnoreCase);

@@ -5,8 +5,6 @@ namespace Kettle;
 /// <summary>Where a queue keeps its items; the order is the store's (asyncio: <c>_init</c>, <c>_put</c>, <c>_get</c>).</summary>
 internal abstract class ItemStore<T>
 {
-    public abstract int Count { get; }
-
     public abstract void Add(T item);
 
     public abstract T Take();
@@ -21,12 +19,6 @@ internal sealed class FifoStore<T> : ItemStore<T>
     private T[] items = new T[8];
     private int head;
     private int count;
-
-    public override int Count
-    {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        get => count;
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Add(T item)
@@ -72,12 +64,6 @@ internal sealed class LifoStore<T> : ItemStore<T>
 {
     private readonly List<T> items = [];
 
-    public override int Count
-    {
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        get => items.Count;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Add(T item) => items.Add(item);
 
@@ -99,8 +85,6 @@ internal sealed class HeapStore<T> : ItemStore<T>
     private readonly IComparer<T> comparer;
 
     public HeapStore(IComparer<T>? comparer) => this.comparer = comparer ?? Comparer<T>.Default;
-
-    public override int Count => heap.Count;
 
     // Left to tiered compilation, unlike the other stores: its profile turns the comparer's interface call into a
     // direct, inlined one, which code compiled optimized at first call cannot.
