@@ -8,50 +8,20 @@ using Kettle;
 /// Run: dotnet run -c Release --project bench/Kettle.Micro -- --filter '*DebugModeCost*'
 /// </summary>
 [MemoryDiagnoser]
-public class DebugModeCost
+public class DebugModeCost : LoopFixture
 {
     private const int Ops = 10_000;
-    private Runner runner = null!;
 
     [Params(false, true)]
     public bool Debug { get; set; }
 
-    [GlobalSetup]
-    public void Setup() => runner = new Runner(new RunOptions { Debug = Debug, TimeProvider = new VirtualClock(), HandleCtrlC = false });
-
-    [GlobalCleanup]
-    public void Cleanup() => runner.Dispose();
+    protected override RunOptions Options => new() { Debug = Debug, TimeProvider = new VirtualClock(), HandleCtrlC = false };
 
     /// <summary>One task step: a running task yields to the loop and is resumed.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int TaskStep() => runner.Run(Yields());
+    public int TaskStep() => Loop.Run(Yields(Ops));
 
     /// <summary>One task created, run for two steps and awaited (debug mode also records where it was created).</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int CreateAndAwaitTask() => runner.Run(CreateAndAwait());
-
-    private static async Coroutine<int> Yields()
-    {
-        for (int i = 0; i < Ops; i++)
-        {
-            await Aio.Yield();
-        }
-        return Ops;
-    }
-
-    private static async Coroutine<int> CreateAndAwait()
-    {
-        int s = 0;
-        for (int i = 0; i < Ops; i++)
-        {
-            s += await Aio.CreateTask(One(i));
-        }
-        return s;
-    }
-
-    private static async Coroutine<int> One(int i)
-    {
-        await Aio.Yield();
-        return i;
-    }
+    public int CreateAndAwaitTask() => Loop.Run(CreateAndAwait(Ops));
 }

@@ -10,50 +10,43 @@ using Kettle;
 BenchmarkSwitcher.FromAssembly(typeof(HotPaths).Assembly).Run(args);
 
 [MemoryDiagnoser]
-public class HotPaths
+public class HotPaths : LoopFixture
 {
     private const int Ops = 10_000;
-    private Runner runner = null!;
-
-    [GlobalSetup]
-    public void Setup() => runner = new Runner(new RunOptions { TimeProvider = new VirtualClock(), HandleCtrlC = false });
-
-    [GlobalCleanup]
-    public void Cleanup() => runner.Dispose();
 
     /// <summary>Create a task from a coroutine that yields once, and await it.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int CreateAndAwaitTask() => runner.Run(CreateAndAwait());
+    public int CreateAndAwaitTask() => Loop.Run(CreateAndAwait(Ops));
 
     /// <summary>One loop-native await (a bare yield) in a running task.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int LoopNativeAwait() => runner.Run(Yields());
+    public int LoopNativeAwait() => Loop.Run(Yields(Ops));
 
     /// <summary>One timer: a task sleeps on the virtual clock.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int OneTimer() => runner.Run(Sleeps());
+    public int OneTimer() => Loop.Run(Sleeps());
 
     /// <summary>Awaiting a coroutine inline (no task): one box per call.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int AwaitCoroutineInline() => runner.Run(Inline());
+    public int AwaitCoroutineInline() => Loop.Run(Inline());
 
     /// <summary>One put and one get on a queue with room (neither blocks): the loop-native fast path.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int QueuePutGet() => runner.Run(PutsAndGets());
+    public int QueuePutGet() => Loop.Run(PutsAndGets());
 
     /// <summary>One put/get hand-off between a producer and a consumer through a bounded queue of 1 (each side
     /// blocks in turn: a wake-up through the ready queue per item).</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int QueueHandoff() => runner.Run(QueueHandoffs());
+    public int QueueHandoff() => Loop.Run(QueueHandoffs());
 
     /// <summary>An uncontended lock acquire and release.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int LockUncontended() => runner.Run(LockAlone());
+    public int LockUncontended() => Loop.Run(LockAlone());
 
     /// <summary>One lock hand-off: two tasks take turns on a lock, each holding it across a yield, so every
     /// acquisition waits for the other task's release.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int LockHandoff() => runner.Run(LockTurns());
+    public int LockHandoff() => Loop.Run(LockTurns());
 
     private static async Coroutine<int> PutsAndGets()
     {
@@ -118,31 +111,6 @@ public class HotPaths
                 await Aio.Yield();
             }
         }
-    }
-
-    private static async Coroutine<int> CreateAndAwait()
-    {
-        int s = 0;
-        for (int i = 0; i < Ops; i++)
-        {
-            s += await Aio.CreateTask(One(i));
-        }
-        return s;
-    }
-
-    private static async Coroutine<int> One(int i)
-    {
-        await Aio.Yield();
-        return i;
-    }
-
-    private static async Coroutine<int> Yields()
-    {
-        for (int i = 0; i < Ops; i++)
-        {
-            await Aio.Yield();
-        }
-        return Ops;
     }
 
     private static async Coroutine<int> Sleeps()

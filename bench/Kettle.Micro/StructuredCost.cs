@@ -7,33 +7,26 @@ using Kettle;
 /// Run: dotnet run -c Release --project bench/Kettle.Micro -- --filter '*StructuredCost*' --job short
 /// </summary>
 [MemoryDiagnoser]
-public class StructuredCost
+public class StructuredCost : LoopFixture
 {
     private const int Ops = 10_000;
     private const int Fan = 1000;
-    private Runner runner = null!;
-
-    [GlobalSetup]
-    public void Setup() => runner = new Runner(new RunOptions { TimeProvider = new VirtualClock(), HandleCtrlC = false });
-
-    [GlobalCleanup]
-    public void Cleanup() => runner.Dispose();
 
     /// <summary>One TaskGroup child (groups of 1000, as the taskgroup workload), including its task box.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int TaskGroupChild() => runner.Run(Groups());
+    public int TaskGroupChild() => Loop.Run(Groups());
 
     /// <summary>One task of an <c>Aio.Wait</c> of 1000 (all completed), including its task box.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int WaitPerTask() => runner.Run(Waits());
+    public int WaitPerTask() => Loop.Run(Waits());
 
     /// <summary>Shield a new pending task and await the shield.</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int ShieldPending() => runner.Run(Shields());
+    public int ShieldPending() => Loop.Run(Shields());
 
     /// <summary><c>Aio.WaitFor(coroutine, 10)</c> of a coroutine that yields once (the deadline never passes).</summary>
     [Benchmark(OperationsPerInvoke = Ops)]
-    public int WaitForWithTimeout() => runner.Run(WaitFors());
+    public int WaitForWithTimeout() => Loop.Run(WaitFors());
 
     private static async Coroutine<int> Groups()
     {
@@ -86,11 +79,5 @@ public class StructuredCost
             s += await Aio.WaitFor(One(i), 10);
         }
         return s;
-    }
-
-    private static async Coroutine<int> One(int i)
-    {
-        await Aio.Yield();
-        return i;
     }
 }

@@ -7,20 +7,15 @@ using Kettle;
 /// Run: dotnet run -c Release --project bench/Kettle.Micro -- --filter '*ToThreadCost*' --job short
 /// </summary>
 [MemoryDiagnoser]
-public class ToThreadCost
+public class ToThreadCost : LoopFixture
 {
     private const int Calls = 1000;
-    private Runner runner = null!;
-
-    [GlobalSetup]
-    public void Setup() => runner = new Runner(new RunOptions { HandleCtrlC = false });
-
-    [GlobalCleanup]
-    public void Cleanup() => runner.Dispose();
+    // The real clock: the calls run on threads.
+    protected override RunOptions Options => new() { HandleCtrlC = false };
 
     /// <summary>Kettle: <c>Aio.ToThread(Trivial, i)</c> for each call, then one <c>Aio.Gather</c>, on a warm loop.</summary>
     [Benchmark(OperationsPerInvoke = Calls)]
-    public int KettleToThread() => runner.Run(Burst());
+    public int KettleToThread() => Loop.Run(Burst());
 
     /// <summary>The baseline: <c>Task.Run(() => Trivial(i))</c> for each call, then one <c>Task.WhenAll</c>.</summary>
     [Benchmark(Baseline = true, OperationsPerInvoke = Calls)]
